@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages heapkit needs for a purpose, when some are missing.
+#   tools/deps.sh build   compiler, make, pkg-config
+#   tools/deps.sh test    + Criterion and the real programs the tests run (python3, sqlite3, git)
+#   tools/deps.sh bench   + the peer allocators and the benchmark programs
+# As root it runs apt-get; otherwise it names what is missing and how to install it.
+set -eu
+want=(gcc make libc6-dev pkg-config)
+case "${1:-build}" in
+build) ;;
+test) want+=(libcriterion-dev python3 sqlite3 git valgrind strace) ;;
+bench) want+=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 python3 sqlite3 redis-server
+              redis-tools valgrind time) ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "heapkit: missing packages: ${missing[*]} (run: sudo apt-get install -y ${missing[*]})" >&2
+    exit 1
+fi
+echo "heapkit: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
