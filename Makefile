@@ -29,11 +29,17 @@ BINDIR := $(BUILD)/bin
 # tests of engines that are not the process's malloc.
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 san = $(patsubst %.c,$(BUILD)/san/%.o,$(1))
+# lto: link-time-optimised objects, so a malloc replacement's exported entry points (front end)
+# inline the engine's fast path across files. Link such objects with $(LTO_LDFLAGS).
+lto = $(patsubst %.c,$(BUILD)/lto/%.o,$(1))
+LTO_FLAGS   := -flto=auto -fno-fat-lto-objects
+LTO_LDFLAGS := $(LTO_FLAGS) $(OPT) -fPIC
 
 # The lower layers every product links.
 LOWER_SRC := $(wildcard src/os/*.c) $(wildcard src/core/*.c)
 LOWER_OBJ := $(call obj,$(LOWER_SRC))
 LOWER_SAN := $(call san,$(LOWER_SRC))
+LOWER_LTO := $(call lto,$(LOWER_SRC))
 
 LIBS     :=
 EXAMPLES :=
@@ -55,6 +61,10 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lto/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) $(LTO_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,237 @@
+/* The standard malloc family, as a thin layer over one engine (see engine.h). This file owns the
+ * C/POSIX/glibc semantics — zero sizes, overflowing products, alignment rules, errno — so every
+ * engine behind it answers the same way. Linked into libheapkit (fast engine) and
+ * libheapkit-buddy (buddy engine); built with LTO there so malloc inlines the engine's fast path.
+ *
+ * glibc compatibility choices: realloc(p, 0) frees p and returns NULL; memalign rounds an
+ * alignment that is not a power of two up to the next one; aligned_alloc rejects it (EINVAL,
+ * C17); sizes above PTRDIFF_MAX fail with ENOMEM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/checked.h"
+#include "core/compiler.h"
+#include "core/fmt.h"
+#include "core/options.h"
+#include "front/engine.h"
+#include "os/sys.h"
+
+/* Blocks are at least this aligned without asking (x86-64 max_align_t). */
+#define NATURAL_ALIGNMENT_BYTES 16
+
+static HK_NOINLINE HK_COLD void *out_of_memory(void)
+{
+    errno = ENOMEM;
+    return NULL;
+}
+
+HK_EXPORT void *malloc(size_t size)
+{
+    void *p = hk_engine_malloc(size);
+    if (hk_unlikely(!p)) return out_of_memory();
+    return p;
+}
+
+HK_EXPORT void free(void *p)
+{
+    if (hk_likely(p != NULL)) hk_engine_free(p, "free");
+}
+
+HK_EXPORT void *calloc(size_t count, size_t size)
+{
+    size_t total;
+    if (hk_unlikely(!hk_mul(count, size, &total))) return out_of_memory();
+    void *p = hk_engine_calloc(total);
+    if (hk_unlikely(!p)) return out_of_memory();
+    return p;
+}
+
+HK_EXPORT void *realloc(void *p, size_t size)
+{
+    if (p == NULL) return malloc(size);
+    if (size == 0) {
+        hk_engine_free(p, "realloc");
+        return NULL;
+    }
+    void *q = hk_engine_realloc(p, size, "realloc");
+    if (hk_unlikely(!q)) return out_of_memory();
+    return q;
+}
+
+HK_EXPORT void *reallocarray(void *p, size_t count, size_t size)
+{
+    size_t total;
+    if (!hk_mul(count, size, &total)) return out_of_memory();
+    return realloc(p, total);
+}
+
+/* alignment: a power of two. */
+static void *aligned_block(size_t alignment, size_t size)
+{
+    void *p = alignment <= NATURAL_ALIGNMENT_BYTES ? hk_engine_malloc(size)
+                                                   : hk_engine_aligned(alignment, size);
+    if (hk_unlikely(!p)) return out_of_memory();
+    return p;
+}
+
+HK_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
+{
+    if (!hk_is_power_of_two(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
+    int saved = errno;
+    void *p = aligned_block(alignment, size);
+    errno = saved; /* POSIX: the result is the return value, errno is not part of it */
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+HK_EXPORT void *aligned_alloc(size_t alignment, size_t size)
+{
+    if (!hk_is_power_of_two(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_block(alignment, size);
+}
+
+HK_EXPORT void *memalign(size_t alignment, size_t size)
+{
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!hk_is_power_of_two(alignment)) {
+        size_t rounded = 1;
+        while (rounded < alignment) rounded <<= 1;
+        alignment = rounded;
+    }
+    return aligned_block(alignment, size);
+}
+
+HK_EXPORT void *valloc(size_t size)
+{
+    return aligned_block(sys_page_size(), size);
+}
+
+HK_EXPORT void *pvalloc(size_t size)
+{
+    size_t page = sys_page_size();
+    size_t rounded;
+    if (!hk_align_up(size ? size : 1, page, &rounded)) return out_of_memory();
+    return aligned_block(page, rounded);
+}
+
+HK_EXPORT size_t malloc_usable_size(void *p)
+{
+    return p ? hk_engine_usable_size(p, "malloc_usable_size") : 0;
+}
+
+/* glibc's internal names, which some programs and libraries call directly. (Wrappers rather
+ * than aliases: the compiler turns each into a jump, and aliases would have to repeat every
+ * attribute glibc's headers put on the targets.) */
+HK_EXPORT void *__libc_malloc(size_t size) { return malloc(size); }
+HK_EXPORT void __libc_free(void *p) { free(p); }
+HK_EXPORT void *__libc_calloc(size_t n, size_t size) { return calloc(n, size); }
+HK_EXPORT void *__libc_realloc(void *p, size_t size) { return realloc(p, size); }
+HK_EXPORT void *__libc_memalign(size_t alignment, size_t size) { return memalign(alignment, size); }
+HK_EXPORT void *__libc_valloc(size_t size) { return valloc(size); }
+HK_EXPORT void *__libc_pvalloc(size_t size) { return pvalloc(size); }
+HK_EXPORT int __posix_memalign(void **out, size_t alignment, size_t size)
+{
+    return posix_memalign(out, alignment, size);
+}
+
+/* ---- Introspection ------------------------------------------------------------------------ */
+
+HK_EXPORT struct mallinfo2 mallinfo2(void)
+{
+    struct mallinfo2 info;
+    memset(&info, 0, sizeof info);
+    hk_engine_mallinfo(&info);
+    return info;
+}
+
+static int clamp_int(size_t value)
+{
+    return value > INT32_MAX ? INT32_MAX : (int)value;
+}
+
+HK_EXPORT struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 wide = mallinfo2();
+    struct mallinfo info = {
+        .arena = clamp_int(wide.arena),       .ordblks = clamp_int(wide.ordblks),
+        .smblks = clamp_int(wide.smblks),     .hblks = clamp_int(wide.hblks),
+        .hblkhd = clamp_int(wide.hblkhd),     .usmblks = clamp_int(wide.usmblks),
+        .fsmblks = clamp_int(wide.fsmblks),   .uordblks = clamp_int(wide.uordblks),
+        .fordblks = clamp_int(wide.fordblks), .keepcost = clamp_int(wide.keepcost),
+    };
+    return info;
+}
+
+HK_EXPORT void malloc_stats(void)
+{
+    hk_engine_stats_print(2, false);
+}
+
+HK_EXPORT int malloc_trim(size_t pad)
+{
+    return hk_engine_trim(pad) ? 1 : 0;
+}
+
+/* glibc's tuning knobs do not map onto heapkit's design; they are accepted (1 = success, as
+ * glibc answers) so programs that set them keep working. Tune heapkit with HEAPKIT_* instead. */
+HK_EXPORT int mallopt(int param, int value)
+{
+    (void)param;
+    (void)value;
+    return 1;
+}
+
+HK_EXPORT int malloc_info(int options, FILE *stream)
+{
+    if (options != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct mallinfo2 info = mallinfo2();
+    fprintf(stream,
+            "<malloc version=\"%s-1\">\n"
+            "<total type=\"arena\" size=\"%zu\"/>\n"
+            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+            "<system type=\"current\" size=\"%zu\"/>\n"
+            "<aspace type=\"total\" size=\"%zu\"/>\n"
+            "<total type=\"inuse\" size=\"%zu\"/>\n"
+            "<total type=\"free\" size=\"%zu\"/>\n"
+            "</malloc>\n",
+            hk_engine_name, info.arena, info.hblks, info.hblkhd, info.arena + info.hblkhd,
+            info.arena + info.hblkhd, info.uordblks, info.fordblks);
+    return 0;
+}
+
+/* ---- Statistics at exit ------------------------------------------------------------------- */
+
+/* HEAPKIT_SHOW_STATS=1 prints the statistics when the program exits: to stderr, or appended to
+ * HEAPKIT_STATS_FILE; HEAPKIT_STATS_JSON=1 prints one JSON object per process instead. */
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (!hk_env_bool("HEAPKIT_SHOW_STATS", false)) return;
+    bool json = hk_env_bool("HEAPKIT_STATS_JSON", false);
+    const char *path = hk_env_lookup("HEAPKIT_STATS_FILE");
+    int fd = 2;
+    if (path && *path) {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) return;
+    }
+    if (!json)
+        hk_dprintf(fd, "== %s statistics: pid %d (%s) ==\n", hk_engine_name, (int)getpid(),
+                   program_invocation_short_name);
+    hk_engine_stats_print(fd, json);
+    if (fd != 2) close(fd);
+}
