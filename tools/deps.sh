@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages heapkit needs for a purpose, when some are missing.
 #   tools/deps.sh build   compiler, make, pkg-config
+#   tools/deps.sh demo    + the programs the main job runs (python3, sqlite3, GNU time)
 #   tools/deps.sh test    + Criterion and the real programs the tests run (python3, sqlite3, git)
 #   tools/deps.sh bench   + the peer allocators and the benchmark programs
 # As root it runs apt-get; otherwise it names what is missing and how to install it.
@@ -8,6 +9,7 @@ set -eu
 want=(gcc make libc6-dev pkg-config)
 case "${1:-build}" in
 build) ;;
+demo) want+=(python3 sqlite3 time) ;;
 test) want+=(libcriterion-dev python3 sqlite3 git valgrind strace) ;;
 bench) want+=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 python3 sqlite3 redis-server
               redis-tools valgrind time) ;;
