@@ -18,7 +18,7 @@ measure() {
     if [ "$engine" = glibc ]; then
         /usr/bin/time -f '%e %M' -o "$out" "$@" >"$tmp/$engine.out"
     else
-        HEAPKIT_STATS_FILE="$tmp/stats.txt" /usr/bin/time -f '%e %M' -o "$out" \
+        /usr/bin/time -f '%e %M' -o "$out" \
             "$heapkit" run --engine "$engine" --stats-file "$tmp/stats.txt" -- "$@" >"$tmp/$engine.out"
     fi
     read -r secs kib <"$out"
@@ -31,10 +31,9 @@ ratio_line() {
         'BEGIN { printf "  heapkit/glibc: time %.2fx, peak RSS %.2fx\n", th / tg, rh / rg }'
 }
 
-# the statistics of the run's main process (the largest report in the file)
+# heapkit's statistics, as each process of the run printed them at exit
 show_stats() {
-    awk 'BEGIN{RS="== "} NR>1 {print length($0) "\t" NR}' "$tmp/stats.txt" | sort -n | tail -n 1 |
-        cut -f2 | while read -r n; do awk -v n="$n" 'BEGIN{RS="== "} NR==n {printf "== %s", $0}' "$tmp/stats.txt"; done
+    cat "$tmp/stats.txt"
     rm -f "$tmp/stats.txt"
 }
 
