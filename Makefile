@@ -47,7 +47,7 @@ TESTS    :=
 HEADERS  :=
 BINS     :=
 
-.PHONY: all test bench install clean demo format
+.PHONY: all test bench install clean demo format FORCE
 all:
 
 include $(sort $(wildcard mk/*.mk))
@@ -74,9 +74,10 @@ $(BUILD)/tests-san/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/heapkit.pc: Makefile
+$(BUILD)/heapkit.pc: FORCE
+	@rm -f $@
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: heapkit\nDescription: heapkit memory allocators\nVersion: %s\nLibs: -L$${libdir} -lheapkit\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: heapkit\nDescription: heapkit memory allocators\nVersion: %s\nLibs: -L$${libdir} -lheapkit\nLibs.private: -lpthread\nCflags: -I$${includedir}/heapkit\n' \
 		'$(PREFIX)' '$(VERSION)' > $@
 
 test: all $(TESTS)
@@ -84,9 +85,9 @@ test: all $(TESTS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/heapkit $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(filter %.a,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/ 2>/dev/null || true
-	install -m 755 $(filter %.so,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
+	$(if $(filter %.a,$(LIBS)),install -m 644 $(filter %.a,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(filter %.so,$(LIBS)),install -m 755 $(filter %.so,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(HEADERS),install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/heapkit/)
 	install -m 644 $(BUILD)/heapkit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
 
