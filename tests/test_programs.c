@@ -94,3 +94,22 @@ Test(programs, statistics_are_printed_at_exit_when_asked)
     cr_assert_eq(r->err[0], '{', "JSON statistics start with '{': %s", r->err);
     free(r);
 }
+
+Test(programs, heapkit_run_preloads_and_reports)
+{
+    char dir[4096], command[4600];
+    child_self_dir(dir, sizeof dir);
+    const char *engine = strcmp(HK_PRODUCT_NAME, "heapkit") == 0 ? "fast" : "buddy";
+    snprintf(command, sizeof command,
+             "%s../bin/heapkit run --engine %s --stats --time -- "
+             "sh -c 'grep -c \"%s\" /proc/self/maps; exit 3'",
+             dir, engine, HK_PRODUCT_LIB);
+    child_result_t *r = malloc(sizeof *r);
+    child_run(r, command, NULL, 60);
+    cr_assert_eq(child_exit_code(r), 3, "the program's exit status passes through; stderr: %s",
+                 r->err);
+    cr_assert_neq(atoi(r->out), 0, "the library is mapped in the program: %s", r->out);
+    cr_assert_not_null(strstr(r->err, HK_PRODUCT_NAME " statistics"), "stderr: %s", r->err);
+    cr_assert_not_null(strstr(r->err, "wall time"), "stderr: %s", r->err);
+    free(r);
+}
