@@ -23,10 +23,11 @@ $(FAMILY_APP): examples/test_application.c include/UserAPI_MemoryManager.h inclu
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(OPT) $< -o $@ -L$(LIBDIR) -lmm -Wl,-rpath,'$$ORIGIN/../lib'
 
-# The suites link the sanitizer build of the engine; test_family_app runs the example.
+# The suites link the sanitizer build of the engine; test_family_report also runs the example.
 $(FAMILY_TESTS): $(BUILD)/tests-san/%: $(BUILD)/tests-san/%.o $(FAMILY_SAN) $(LOWER_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
-$(BUILD)/tests-san/test_family_app.o: TEST_CFLAGS += -DFAMILY_APP_PATH='"$(FAMILY_APP)"'
-$(BUILD)/tests-san/test_family_app: $(FAMILY_APP)
+$(BUILD)/tests-san/test_family_report.o: TEST_CFLAGS += -DFAMILY_APP_PATH='"$(FAMILY_APP)"'
+$(BUILD)/tests-san/test_family_report.o: mk/family.mk
+$(BUILD)/tests-san/test_family_report: | $(FAMILY_APP)

@@ -148,7 +148,7 @@ void family_print_memory_usage(const char *name)
 void family_print_block_usage(void)
 {
     int fd = report_fd();
-    hk_dprintf(fd, "Block usage\n  %-16s %5s %6s %8s %5s %9s %9s %9s %6s %7s %7s\n", "family",
+    hk_dprintf(fd, "Block usage\n  %-16s %5s %6s %8s %5s %9s %10s %9s %7s %7s %7s\n", "family",
                "pages", "blocks", "occupied", "free", "occ bytes", "free bytes", "largest",
                "frag", "xcalloc", "xfree");
     family_iter_t it;
