@@ -1,5 +1,6 @@
 /* Page families: splitting, merging, the largest-first choice and giving pages back. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -236,4 +237,61 @@ Test(family_blocks, remainder_too_small_for_a_header_stays_with_the_block)
     XFREE(r);
     CHECKED();
     cr_assert_eq(stats().pages, 0);
+}
+
+Test(family_blocks, checker_catches_a_block_missing_from_the_priority_list,
+     .init = cr_redirect_stderr)
+{
+    MM_REG_STRUCT(rec_t);
+    rec_t *a = XCALLOC(1, rec_t);
+    rec_t *b = XCALLOC(1, rec_t);
+    XFREE(a); /* two free blocks: a, and the tail */
+    CHECKED();
+    vm_page_family_t *f = lookup_page_family_by_name("rec_t");
+    block_meta_data_t *hole = MM_DATA_TO_BLOCK(a);
+    family_priority_remove(hole);
+    cr_assert_not(family_check(), "a free block off the list is caught");
+    family_priority_insert(f, hole);
+    CHECKED();
+    XFREE(b);
+}
+
+Test(family_blocks, checker_catches_an_overrun_into_the_next_header, .init = cr_redirect_stderr)
+{
+    MM_REG_STRUCT(rec_t);
+    rec_t *a = XCALLOC(1, rec_t);
+    rec_t *b = XCALLOC(1, rec_t);
+    block_meta_data_t saved = *MM_DATA_TO_BLOCK(b);
+    memset((char *)a + sizeof(rec_t), 0x41, 8); /* writes past a, over b's canary */
+    cr_assert_not(family_check());
+    *MM_DATA_TO_BLOCK(b) = saved;
+    CHECKED();
+    MM_DATA_TO_BLOCK(b)->block_size += 16; /* sizes no longer add up to the page */
+    cr_assert_not(family_check());
+    MM_DATA_TO_BLOCK(b)->block_size -= 16;
+    CHECKED();
+    XFREE(a);
+    XFREE(b);
+}
+
+Test(family_blocks, checker_catches_an_unsorted_priority_list, .init = cr_redirect_stderr)
+{
+    MM_REG_STRUCT(rec_t);
+    rec_t *a = XCALLOC(1, rec_t);
+    rec_t *b = XCALLOC(1, rec_t);
+    XFREE(a); /* list: tail (large), a (48) */
+    block_meta_data_t *small = MM_DATA_TO_BLOCK(a);
+    vm_page_family_t *f = lookup_page_family_by_name("rec_t");
+    /* Put the small block in front by hand. */
+    family_priority_remove(small);
+    mm_glue_t *head = &f->free_block_priority_list_head;
+    small->priority_glue.prev = head;
+    small->priority_glue.next = head->next;
+    head->next->prev = &small->priority_glue;
+    head->next = &small->priority_glue;
+    cr_assert_not(family_check());
+    family_priority_remove(small);
+    family_priority_insert(f, small);
+    CHECKED();
+    XFREE(b);
 }

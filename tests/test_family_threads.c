@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "UserAPI_MemoryManager.h"
 #include "family/family.h"
@@ -114,5 +116,61 @@ Test(family_threads, racing_registrations_yield_one_family_per_name)
         cr_assert_not_null(f);
         cr_assert_eq(f->struct_size, 16 + 8 * i);
     }
+    cr_assert(family_check());
+}
+
+static int workers_done;
+
+static void *checker(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&workers_done, __ATOMIC_ACQUIRE))
+        if (!family_check()) __atomic_store_n(&corrupt, 5, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+Test(family_threads, invariants_hold_while_threads_allocate)
+{
+    MM_REG_STRUCT(small_t);
+    MM_REG_STRUCT(large_t);
+    pthread_t t[THREADS], c;
+    cr_assert_eq(pthread_create(&c, NULL, checker, NULL), 0);
+    for (int i = 0; i < THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 11)), 0);
+    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    __atomic_store_n(&workers_done, 1, __ATOMIC_RELEASE);
+    pthread_join(c, NULL);
+    cr_assert_eq(corrupt, 0, "corruption kind %d", corrupt);
+}
+
+static void *hold_and_churn(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&workers_done, __ATOMIC_ACQUIRE)) {
+        small_t *s = XCALLOC(2, small_t);
+        XFREE(s);
+    }
+    return NULL;
+}
+
+Test(family_threads, child_of_a_threaded_parent_can_allocate)
+{
+    MM_REG_STRUCT(small_t);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, hold_and_churn, NULL), 0);
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            small_t *s = XCALLOC(3, small_t);
+            int ok = s && s->words[0] == 0 && family_check();
+            XFREE(s);
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    __atomic_store_n(&workers_done, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
     cr_assert(family_check());
 }
