@@ -34,24 +34,24 @@ typedef struct mm_glue {
 /* The header in front of every block. Blocks of a page are contiguous: a block's data ends
  * where the next block's metadata starts, and the last block ends at the end of the page. */
 typedef struct block_meta_data {
-    uint32_t magic;                      /* canary derived from this header's address */
-    vm_bool_t is_free;                   /* MM_TRUE while the block is on the priority list */
-    uint32_t block_size;                 /* data bytes after this header */
-    uint32_t offset;                     /* bytes from the start of the VM page to this header */
-    struct block_meta_data *prev_block;  /* neighbour at the lower address, or NULL */
-    struct block_meta_data *next_block;  /* neighbour at the higher address, or NULL */
-    mm_glue_t priority_glue;             /* links free blocks, largest first */
+    uint32_t magic;                     /* canary derived from this header's address */
+    vm_bool_t is_free;                  /* MM_TRUE while the block is on the priority list */
+    uint32_t block_size;                /* data bytes after this header */
+    uint32_t offset;                    /* bytes from the start of the VM page to this header */
+    struct block_meta_data *prev_block; /* neighbour at the lower address, or NULL */
+    struct block_meta_data *next_block; /* neighbour at the higher address, or NULL */
+    mm_glue_t priority_glue;            /* links free blocks, largest first */
 } __attribute__((aligned(MM_BLOCK_ALIGN))) block_meta_data_t;
 
 struct vm_page_family;
 
 /* One VM page of a family. */
 typedef struct vm_page {
-    struct vm_page *next;                /* next page of the same family */
-    struct vm_page *prev;                /* previous page of the same family */
-    struct vm_page_family *pg_family;    /* the family this page serves */
-    block_meta_data_t block_meta_data;   /* metadata of the first block */
-    char page_memory[];                  /* the first block's data, then further blocks */
+    struct vm_page *next;              /* next page of the same family */
+    struct vm_page *prev;              /* previous page of the same family */
+    struct vm_page_family *pg_family;  /* the family this page serves */
+    block_meta_data_t block_meta_data; /* metadata of the first block */
+    char page_memory[];                /* the first block's data, then further blocks */
 } vm_page_t;
 
 struct hk_lock; /* heapkit's lock; opaque to users */
@@ -81,39 +81,38 @@ typedef struct vm_page_for_families {
 #define MM_PAGE_HEADER_BYTES offsetof(vm_page_t, page_memory)
 
 /* The VM page a block belongs to. */
-#define MM_GET_PAGE_FROM_META_BLOCK(meta) \
-    ((vm_page_t *)((char *)(meta) - (meta)->offset))
+#define MM_GET_PAGE_FROM_META_BLOCK(meta) ((vm_page_t *)((char *)(meta) - (meta)->offset))
 
 /* The metadata that immediately follows a block in memory (may be past the page's end). */
-#define NEXT_META_BLOCK_BY_SIZE(meta) \
+#define NEXT_META_BLOCK_BY_SIZE(meta)                                                              \
     ((block_meta_data_t *)((char *)((meta) + 1) + (meta)->block_size))
 
 /* The block's data, and the block of some data. */
 #define MM_BLOCK_DATA(meta)    ((void *)((meta) + 1))
-#define MM_DATA_TO_BLOCK(data) ((block_meta_data_t *)(data) - 1)
+#define MM_DATA_TO_BLOCK(data) ((block_meta_data_t *)(data)-1)
 
 /* The block whose glue node this is. */
-#define MM_GLUE_TO_BLOCK(glue) \
-    ((block_meta_data_t *)((char *)(glue) - offsetof(block_meta_data_t, priority_glue)))
+#define MM_GLUE_TO_BLOCK(glue)                                                                     \
+    ((block_meta_data_t *)((char *)(glue)-offsetof(block_meta_data_t, priority_glue)))
 
 /* Walks the families of every registry page. */
-#define ITERATE_PAGE_FAMILIES_BEGIN(first_families_page, family)                              \
-    for (vm_page_for_families_t *mm_fp_ = (first_families_page); mm_fp_;                      \
-         mm_fp_ = mm_fp_->next) {                                                             \
-        for (uint32_t mm_fi_ = 0; mm_fi_ < mm_fp_->count; mm_fi_++) {                         \
+#define ITERATE_PAGE_FAMILIES_BEGIN(first_families_page, family)                                   \
+    for (vm_page_for_families_t *mm_fp_ = (first_families_page); mm_fp_; mm_fp_ = mm_fp_->next) {  \
+        for (uint32_t mm_fi_ = 0; mm_fi_ < mm_fp_->count; mm_fi_++) {                              \
             vm_page_family_t *family = &mm_fp_->vm_page_family[mm_fi_];
-#define ITERATE_PAGE_FAMILIES_END \
-    }                             \
+#define ITERATE_PAGE_FAMILIES_END                                                                  \
+    }                                                                                              \
     }
 
 /* Walks the VM pages of a family. */
-#define ITERATE_VM_PAGE_BEGIN(family_ptr, page) \
+#define ITERATE_VM_PAGE_BEGIN(family_ptr, page)                                                    \
     for (vm_page_t *page = (family_ptr)->first_page; page; page = page->next) {
 #define ITERATE_VM_PAGE_END }
 
 /* Walks the blocks of a VM page in address order. */
-#define ITERATE_VM_PAGE_ALL_BLOCKS_BEGIN(page_ptr, block) \
-    for (block_meta_data_t *block = &(page_ptr)->block_meta_data; block; block = block->next_block) {
+#define ITERATE_VM_PAGE_ALL_BLOCKS_BEGIN(page_ptr, block)                                          \
+    for (block_meta_data_t *block = &(page_ptr)->block_meta_data; block;                           \
+         block = block->next_block) {
 #define ITERATE_VM_PAGE_ALL_BLOCKS_END }
 
 #endif

@@ -43,7 +43,7 @@ void mm_print_registered_page_families(void);
 void mm_print_memory_usage(char *struct_name); /* NULL: every family */
 void mm_print_block_usage(void);
 
-#define MM_REG_STRUCT(struct_name) \
+#define MM_REG_STRUCT(struct_name)                                                                 \
     (mm_instantiate_new_page_family(#struct_name, sizeof(struct_name)))
 #define XCALLOC(units, struct_name) (xcalloc(#struct_name, units))
 #define XFREE(ptr)                  (xfree(ptr))

@@ -169,7 +169,8 @@ Test(family_api, xcalloc_returns_zeroed_aligned_memory_even_when_reused)
         cr_assert_not_null(s);
         cr_assert_eq((uintptr_t)s % 16, 0);
         const unsigned char *bytes = (const unsigned char *)s;
-        for (size_t i = 0; i < 4 * sizeof(student_t); i++) cr_assert_eq(bytes[i], 0);
+        for (size_t i = 0; i < 4 * sizeof(student_t); i++)
+            cr_assert_eq(bytes[i], 0);
         memset(s, 0xff, 4 * sizeof(student_t));
         XFREE(s);
         CHECKED();
@@ -191,5 +192,41 @@ Test(family_api, freed_block_is_reused_by_the_next_allocation)
     XFREE(a);
     XFREE(c);
     XFREE(NULL);
+    CHECKED();
+}
+
+Test(family_api, mm_h_iteration_macros_see_what_the_figures_count)
+{
+    MM_REG_STRUCT(emp_t);
+    MM_REG_STRUCT(student_t);
+    void *p[5] = {XCALLOC(1, emp_t), XCALLOC(2, emp_t), XCALLOC(1, student_t),
+                  XCALLOC(3, student_t), XCALLOC(1, emp_t)};
+    XFREE(p[1]);
+    unsigned families = 0, pages = 0, blocks = 0, free_blocks = 0;
+    /* clang-format off */
+    ITERATE_PAGE_FAMILIES_BEGIN(family_registry_first(), family)
+        families++;
+        ITERATE_VM_PAGE_BEGIN(family, page)
+            pages++;
+            cr_assert_eq(page->pg_family, family);
+            ITERATE_VM_PAGE_ALL_BLOCKS_BEGIN(page, block)
+                blocks++;
+                free_blocks += block->is_free == MM_TRUE;
+                cr_assert_eq(MM_GET_PAGE_FROM_META_BLOCK(block), page);
+                if (block->next_block)
+                    cr_assert_eq(NEXT_META_BLOCK_BY_SIZE(block), block->next_block);
+            ITERATE_VM_PAGE_ALL_BLOCKS_END
+        ITERATE_VM_PAGE_END
+    ITERATE_PAGE_FAMILIES_END
+    /* clang-format on */
+    mm_family_stats_t all;
+    mm_get_family_stats(NULL, &all);
+    cr_assert_eq(families, 2);
+    cr_assert_eq(pages, all.pages);
+    cr_assert_eq(blocks, all.blocks);
+    cr_assert_eq(free_blocks, all.free_blocks);
+    cr_assert_eq(blocks, 4 + 3, "emp_t: e0 hole e4 tail; student_t: s0 s1 tail");
+    for (int i = 0; i < 5; i++)
+        if (i != 1) XFREE(p[i]);
     CHECKED();
 }

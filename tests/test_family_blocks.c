@@ -56,7 +56,8 @@ Test(family_blocks, freeing_merges_with_both_free_neighbours)
 {
     MM_REG_STRUCT(rec_t);
     rec_t *r[4];
-    for (int i = 0; i < 4; i++) r[i] = XCALLOC(1, rec_t);
+    for (int i = 0; i < 4; i++)
+        r[i] = XCALLOC(1, rec_t);
     CHECKED();
     cr_assert_eq(stats().blocks, 5); /* r0 r1 r2 r3 tail */
     XFREE(r[0]);
@@ -226,7 +227,8 @@ Test(family_blocks, remainder_too_small_for_a_header_stays_with_the_block)
     size_t max = family_max_block_bytes();
     /* Leave max - n*48 < HDR + 16 bytes: no split, the block takes the whole page. */
     int units = (int)((max - HDR) / 48);
-    while ((size_t)units * 48 + HDR + 16 <= max) units++;
+    while ((size_t)units * 48 + HDR + 16 <= max)
+        units++;
     cr_assert_leq((size_t)units * 48, max);
     rec_t *r = XCALLOC(units, rec_t);
     cr_assert_not_null(r);

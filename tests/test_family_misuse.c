@@ -84,7 +84,8 @@ Test(family_misuse, double_free_is_reported_in_one_line, .exit_code = 0)
     close(fds[1]);
     char buf[256] = {0};
     size_t n = 0;
-    for (ssize_t r; (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0;) n += (size_t)r;
+    for (ssize_t r; (r = read(fds[0], buf + n, sizeof buf - 1 - n)) > 0;)
+        n += (size_t)r;
     int status;
     waitpid(pid, &status, 0);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);

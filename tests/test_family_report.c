@@ -67,8 +67,7 @@ Test(family_report, stats_follow_the_spec_scenarios)
     cr_assert_eq(e.occupied_blocks, 1);
     cr_assert_eq(e.largest_free_block, max - 48 - HDR - 48 - HDR);
     cr_assert_eq(e.free_bytes, 48 + e.largest_free_block);
-    cr_assert_eq(e.fragmentation_permille,
-                 1000 - e.largest_free_block * 1000 / e.free_bytes);
+    cr_assert_eq(e.fragmentation_permille, 1000 - e.largest_free_block * 1000 / e.free_bytes);
     cr_assert_gt(e.fragmentation_permille, 0);
     cr_assert_eq(e.free_calls, 2);
     mm_get_family_stats("student_t", &s);
@@ -96,9 +95,11 @@ Test(family_report, json_carries_every_family_and_reports_its_full_length)
     char buf[4096];
     size_t n = mm_usage_json(buf, sizeof buf);
     cr_assert_eq(n, strlen(buf));
-    cr_assert(strstr(buf, "\"name\": \"emp_t\", \"struct_size\": 36, \"pages\": 1") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"name\": \"emp_t\", \"struct_size\": 36, \"pages\": 1") != NULL, "%s",
+              buf);
     cr_assert(strstr(buf, "\"occupied_bytes\": 80") != NULL, "%s", buf);
-    cr_assert(strstr(buf, "\"name\": \"student_t\", \"struct_size\": 56, \"pages\": 0") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "\"name\": \"student_t\", \"struct_size\": 56, \"pages\": 0") != NULL,
+              "%s", buf);
     cr_assert_eq(buf[0], '{');
     cr_assert_str_eq(buf + n - 2, "]}");
     char small[40];
@@ -123,12 +124,15 @@ Test(family_report, text_reports_name_families_blocks_and_totals, .init = cr_red
     char text[8192] = {0};
     size_t n = fread(text, 1, sizeof text - 1, out);
     text[n] = '\0';
-    cr_assert(strstr(text, "emp_t                            struct size     36 bytes") != NULL, "%s", text);
+    cr_assert(strstr(text, "emp_t                            struct size     36 bytes") != NULL,
+              "%s", text);
     cr_assert(strstr(text, "2 families\n") != NULL);
     cr_assert(strstr(text, "vm_page_family emp_t, struct size 36 bytes") != NULL);
     cr_assert(strstr(text, "OCCUPIED  size    48  offset    32") != NULL, "%s", text);
-    cr_assert(strstr(text, "1 page(s), 4096 bytes mapped; 2 block(s): 1 occupied (48 bytes)") != NULL ||
-              family_page_size() != 4096, "%s", text);
+    cr_assert(strstr(text, "1 page(s), 4096 bytes mapped; 2 block(s): 1 occupied (48 bytes)") !=
+                      NULL ||
+                  family_page_size() != 4096,
+              "%s", text);
     cr_assert(strstr(text, "no page family is registered as nobody_t") != NULL);
     cr_assert(strstr(text, "Total: 2 families, 1 VM page(s) in use") != NULL, "%s", text);
     cr_assert(strstr(text, "Block usage") != NULL);
@@ -144,8 +148,10 @@ Test(family_report, spec_test_application_exits_zero_with_the_three_scenarios)
     text[n] = '\0';
     int status = pclose(p);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
-    cr_assert(strstr(text, "Scenario 1") && strstr(text, "Scenario 2") && strstr(text, "Scenario 3"));
-    cr_assert(strstr(text, "Total: 2 families, 0 VM page(s) in use, 2 obtained and 2 released") != NULL,
+    cr_assert(strstr(text, "Scenario 1") && strstr(text, "Scenario 2") &&
+              strstr(text, "Scenario 3"));
+    cr_assert(strstr(text, "Total: 2 families, 0 VM page(s) in use, 2 obtained and 2 released") !=
+                  NULL,
               "%s", text);
 }
 #endif

@@ -21,9 +21,9 @@ typedef struct {
 enum { THREADS = 4, SLOTS = 64, ROUNDS = 4000 };
 
 typedef struct {
-    void *ptr;      /* the object, or NULL */
-    size_t bytes;   /* its size */
-    uint8_t fill;   /* the byte written all over it */
+    void *ptr;    /* the object, or NULL */
+    size_t bytes; /* its size */
+    uint8_t fill; /* the byte written all over it */
 } slot_t;
 
 static int corrupt; /* set by a thread that finds a wrong byte */
@@ -75,7 +75,8 @@ Test(family_threads, random_alloc_free_in_two_families_keeps_contents_and_invari
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 1)), 0);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
     cr_assert_eq(corrupt, 0, "corruption kind %d", corrupt);
     cr_assert(family_check());
     mm_family_stats_t all;
@@ -106,7 +107,8 @@ Test(family_threads, racing_registrations_yield_one_family_per_name)
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, register_all, NULL), 0);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
     cr_assert_eq(corrupt, 0);
     mm_family_stats_t all;
     mm_get_family_stats(NULL, &all);
@@ -137,7 +139,8 @@ Test(family_threads, invariants_hold_while_threads_allocate)
     cr_assert_eq(pthread_create(&c, NULL, checker, NULL), 0);
     for (int i = 0; i < THREADS; i++)
         cr_assert_eq(pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(i + 11)), 0);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
     __atomic_store_n(&workers_done, 1, __ATOMIC_RELEASE);
     pthread_join(c, NULL);
     cr_assert_eq(corrupt, 0, "corruption kind %d", corrupt);

@@ -94,8 +94,10 @@ static block_meta_data_t *page_add(vm_page_family_t *family)
 /* Unlinks an all-free page from its family and unmaps it. Family lock held. */
 static void page_release(vm_page_family_t *family, vm_page_t *page)
 {
-    if (page->prev) page->prev->next = page->next;
-    else family->first_page = page->next;
+    if (page->prev)
+        page->prev->next = page->next;
+    else
+        family->first_page = page->next;
     if (page->next) page->next->prev = page->prev;
     family->pages_released++;
     int err = sys_unmap(page, family_page_size());
@@ -137,8 +139,8 @@ void *family_alloc(const char *name, int units)
     if (hk_unlikely(!hk_mul((size_t)units, family->struct_size, &bytes) ||
                     bytes > family_max_block_bytes())) {
         hk_warn("xcalloc: %d units of %s (%u bytes each) do not fit in one VM page "
-                "(%zu bytes at most)", units, name, family->struct_size,
-                family_max_block_bytes());
+                "(%zu bytes at most)",
+                units, name, family->struct_size, family_max_block_bytes());
         errno = ENOMEM;
         return NULL;
     }
@@ -172,8 +174,7 @@ void *family_alloc(const char *name, int units)
 static vm_page_family_t *block_owner(void *data, block_meta_data_t *block)
 {
     size_t page_size = family_page_size();
-    if ((uintptr_t)data % MM_BLOCK_ALIGN != 0 ||
-        (uintptr_t)data % page_size < MM_PAGE_HEADER_BYTES)
+    if ((uintptr_t)data % MM_BLOCK_ALIGN != 0 || (uintptr_t)data % page_size < MM_PAGE_HEADER_BYTES)
         hk_fatal("invalid pointer %p in xfree()", data);
     if (block->magic == magic_for(block, BLOCK_MAGIC_DEAD))
         hk_fatal("double free of %p in xfree()", data);
@@ -218,7 +219,9 @@ void family_free(void *data)
         block_absorb(prev, block);
         block = prev;
     }
-    if (!block->prev_block && !block->next_block) page_release(family, MM_GET_PAGE_FROM_META_BLOCK(block));
-    else family_priority_insert(family, block);
+    if (!block->prev_block && !block->next_block)
+        page_release(family, MM_GET_PAGE_FROM_META_BLOCK(block));
+    else
+        family_priority_insert(family, block);
     family_unlock(family);
 }

@@ -13,8 +13,8 @@
 
 /* registry.c: initialisation and the families' registry. */
 void family_init(void);
-size_t family_page_size(void);          /* the VM page size (initialises on demand) */
-size_t family_max_block_bytes(void);    /* the largest data size one VM page can hold */
+size_t family_page_size(void);       /* the VM page size (initialises on demand) */
+size_t family_max_block_bytes(void); /* the largest data size one VM page can hold */
 void family_register(const char *name, uint32_t struct_size);
 vm_page_family_t *family_lookup(const char *name);
 bool family_is_registered(const vm_page_family_t *family);
@@ -26,6 +26,7 @@ typedef struct {
     uint32_t index;               /* next family within it */
 } family_iter_t;
 void family_iter_begin(family_iter_t *it);
+vm_page_for_families_t *family_registry_first(void);   /* for MM.h's ITERATE_PAGE_FAMILIES */
 vm_page_family_t *family_iter_next(family_iter_t *it); /* NULL at the end */
 
 /* block.c: allocation and release. */

@@ -7,10 +7,10 @@
 #include "family/family.h"
 #include "os/sys.h"
 
-static size_t page_size_bytes;                    /* VM page size, set once by family_init */
+static size_t page_size_bytes; /* VM page size, set once by family_init */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static hk_lock_t registry_lock = HK_LOCK_INIT;    /* serialises registrations */
-static vm_page_for_families_t *registry_first;    /* first registry page (published) */
+static hk_lock_t registry_lock = HK_LOCK_INIT; /* serialises registrations */
+static vm_page_for_families_t *registry_first; /* first registry page (published) */
 
 static void init_once_body(void)
 {
@@ -40,6 +40,12 @@ static hk_lock_t *registry_lock_slot(vm_page_for_families_t *page, uint32_t inde
 {
     hk_lock_t *end = (hk_lock_t *)((char *)page + page_size_bytes);
     return end - 1 - index;
+}
+
+vm_page_for_families_t *family_registry_first(void)
+{
+    family_init();
+    return __atomic_load_n(&registry_first, __ATOMIC_ACQUIRE);
 }
 
 void family_iter_begin(family_iter_t *it)
@@ -75,8 +81,8 @@ bool family_is_registered(const vm_page_family_t *family)
     /* One range test per registry page rather than one comparison per family. */
     family_init();
     uintptr_t f = (uintptr_t)family;
-    for (vm_page_for_families_t *page = __atomic_load_n(&registry_first, __ATOMIC_ACQUIRE);
-         page; page = __atomic_load_n(&page->next, __ATOMIC_ACQUIRE)) {
+    for (vm_page_for_families_t *page = __atomic_load_n(&registry_first, __ATOMIC_ACQUIRE); page;
+         page = __atomic_load_n(&page->next, __ATOMIC_ACQUIRE)) {
         uintptr_t base = (uintptr_t)page->vm_page_family;
         uint32_t count = __atomic_load_n(&page->count, __ATOMIC_ACQUIRE);
         if (f >= base && f < base + (uintptr_t)count * sizeof(vm_page_family_t))
@@ -96,8 +102,10 @@ static vm_page_for_families_t *registry_page_add(vm_page_for_families_t *last)
     page->capacity = (uint32_t)(room / (sizeof(vm_page_family_t) + sizeof(hk_lock_t)));
     page->count = 0;
     page->next = NULL;
-    if (last) __atomic_store_n(&last->next, page, __ATOMIC_RELEASE);
-    else __atomic_store_n(&registry_first, page, __ATOMIC_RELEASE);
+    if (last)
+        __atomic_store_n(&last->next, page, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n(&registry_first, page, __ATOMIC_RELEASE);
     return page;
 }
 
@@ -111,13 +119,14 @@ void family_register(const char *name, uint32_t struct_size)
     size_t len = strnlen(name, MM_MAX_STRUCT_NAME + 1);
     if (len > MM_MAX_STRUCT_NAME) {
         hk_warn("mm_instantiate_new_page_family: struct name %.32s... is longer than %d "
-                "characters; not registered", name, MM_MAX_STRUCT_NAME);
+                "characters; not registered",
+                name, MM_MAX_STRUCT_NAME);
         return;
     }
     if (struct_size == 0 || struct_size > family_max_block_bytes()) {
         hk_warn("mm_instantiate_new_page_family: struct %s of %u bytes does not fit in a VM "
-                "page (1 to %zu bytes); not registered", name, struct_size,
-                family_max_block_bytes());
+                "page (1 to %zu bytes); not registered",
+                name, struct_size, family_max_block_bytes());
         return;
     }
 
@@ -129,13 +138,14 @@ void family_register(const char *name, uint32_t struct_size)
         /* The same type registered twice (two modules, say) is harmless; two different types
          * under one name would make every later XCALLOC of it ambiguous. */
         if (old_size != struct_size)
-            hk_fatal("page family %s registered twice with different sizes (%u and %u bytes)",
-                     name, old_size, struct_size);
+            hk_fatal("page family %s registered twice with different sizes (%u and %u bytes)", name,
+                     old_size, struct_size);
         return;
     }
 
     vm_page_for_families_t *page = registry_first, *last = NULL;
-    for (; page && page->count == page->capacity; page = page->next) last = page;
+    for (; page && page->count == page->capacity; page = page->next)
+        last = page;
     if (!page) page = registry_page_add(last);
     if (!page) {
         hk_unlock(&registry_lock);

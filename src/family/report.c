@@ -14,11 +14,11 @@ static void stats_add_family(vm_page_family_t *family, mm_family_stats_t *out)
 {
     size_t page_size = family_page_size();
     family_lock(family);
-    ITERATE_VM_PAGE_BEGIN(family, page)
+    for (vm_page_t *page = family->first_page; page; page = page->next) {
         out->pages++;
         out->mapped_bytes += page_size;
         out->meta_bytes += offsetof(vm_page_t, block_meta_data);
-        ITERATE_VM_PAGE_ALL_BLOCKS_BEGIN(page, block)
+        for (block_meta_data_t *block = &page->block_meta_data; block; block = block->next_block) {
             out->blocks++;
             out->meta_bytes += sizeof(block_meta_data_t);
             if (block->is_free) {
@@ -30,8 +30,8 @@ static void stats_add_family(vm_page_family_t *family, mm_family_stats_t *out)
                 out->occupied_blocks++;
                 out->occupied_bytes += block->block_size;
             }
-        ITERATE_VM_PAGE_ALL_BLOCKS_END
-    ITERATE_VM_PAGE_END
+        }
+    }
     out->alloc_calls += family->alloc_calls;
     out->free_calls += family->free_calls;
     out->pages_obtained += family->pages_obtained;
@@ -58,7 +58,8 @@ int family_stats(const char *name, mm_family_stats_t *out)
     } else {
         family_iter_t it;
         family_iter_begin(&it);
-        for (vm_page_family_t *f; (f = family_iter_next(&it));) stats_add_family(f, out);
+        for (vm_page_family_t *f; (f = family_iter_next(&it));)
+            stats_add_family(f, out);
     }
     stats_finish(out);
     return 0;
@@ -102,17 +103,17 @@ static void print_family_usage(int fd, vm_page_family_t *family)
                family->struct_size);
     family_lock(family);
     unsigned page_index = 0;
-    ITERATE_VM_PAGE_BEGIN(family, page)
+    for (vm_page_t *page = family->first_page; page; page = page->next) {
         hk_dprintf(fd, "  page %u at %p (prev %p, next %p)\n", page_index++, (void *)page,
                    (void *)page->prev, (void *)page->next);
         unsigned block_index = 0;
-        ITERATE_VM_PAGE_ALL_BLOCKS_BEGIN(page, block)
+        for (block_meta_data_t *block = &page->block_meta_data; block; block = block->next_block) {
             hk_dprintf(fd, "    block %2u at %p  %-8s  size %5u  offset %5u  prev %p  next %p\n",
                        block_index++, (void *)block, block->is_free ? "FREE" : "OCCUPIED",
                        block->block_size, block->offset, (void *)block->prev_block,
                        (void *)block->next_block);
-        ITERATE_VM_PAGE_ALL_BLOCKS_END
-    ITERATE_VM_PAGE_END
+        }
+    }
     family_unlock(family);
     mm_family_stats_t s;
     family_stats(family->struct_name, &s);
@@ -122,35 +123,38 @@ static void print_family_usage(int fd, vm_page_family_t *family)
 void family_print_memory_usage(const char *name)
 {
     int fd = report_fd();
-    hk_dprintf(fd, "Memory usage (VM page %zu bytes, block header %zu bytes)\n",
-               family_page_size(), sizeof(block_meta_data_t));
+    hk_dprintf(fd, "Memory usage (VM page %zu bytes, block header %zu bytes)\n", family_page_size(),
+               sizeof(block_meta_data_t));
     if (name) {
         vm_page_family_t *family = family_lookup(name);
-        if (family) print_family_usage(fd, family);
-        else hk_dprintf(fd, "  no page family is registered as %s\n", name);
+        if (family)
+            print_family_usage(fd, family);
+        else
+            hk_dprintf(fd, "  no page family is registered as %s\n", name);
         return;
     }
     family_iter_t it;
     family_iter_begin(&it);
-    for (vm_page_family_t *f; (f = family_iter_next(&it));) print_family_usage(fd, f);
+    for (vm_page_family_t *f; (f = family_iter_next(&it));)
+        print_family_usage(fd, f);
     mm_family_stats_t total;
     family_stats(NULL, &total);
     sys_counters_t sys;
     sys_counters(&sys);
-    hk_dprintf(fd, "Total: %u famil%s, %llu VM page(s) in use, %llu obtained and %llu released "
-                   "so far (%llu mmap, %llu munmap calls in the process)\n",
-               total.families, total.families == 1 ? "y" : "ies",
-               (unsigned long long)total.pages, (unsigned long long)total.pages_obtained,
-               (unsigned long long)total.pages_released, (unsigned long long)sys.mmap,
-               (unsigned long long)sys.munmap);
+    hk_dprintf(fd,
+               "Total: %u famil%s, %llu VM page(s) in use, %llu obtained and %llu released "
+               "so far (%llu mmap, %llu munmap calls in the process)\n",
+               total.families, total.families == 1 ? "y" : "ies", (unsigned long long)total.pages,
+               (unsigned long long)total.pages_obtained, (unsigned long long)total.pages_released,
+               (unsigned long long)sys.mmap, (unsigned long long)sys.munmap);
 }
 
 void family_print_block_usage(void)
 {
     int fd = report_fd();
     hk_dprintf(fd, "Block usage\n  %-16s %5s %6s %8s %5s %9s %10s %9s %7s %7s %7s\n", "family",
-               "pages", "blocks", "occupied", "free", "occ bytes", "free bytes", "largest",
-               "frag", "xcalloc", "xfree");
+               "pages", "blocks", "occupied", "free", "occ bytes", "free bytes", "largest", "frag",
+               "xcalloc", "xfree");
     family_iter_t it;
     family_iter_begin(&it);
     for (vm_page_family_t *f; (f = family_iter_next(&it));) {
@@ -167,9 +171,8 @@ void family_print_block_usage(void)
 }
 
 /* Appends to buf like snprintf, tracking the full length in *len. */
-#define JSON_PUT(...)                                                                        \
-    (*len += hk_snprintf(buf + (*len < cap ? *len : cap), *len < cap ? cap - *len : 0,       \
-                         __VA_ARGS__))
+#define JSON_PUT(...)                                                                              \
+    (*len += hk_snprintf(buf + (*len < cap ? *len : cap), *len < cap ? cap - *len : 0, __VA_ARGS__))
 
 static void json_family(char *buf, size_t cap, size_t *len, const mm_family_stats_t *s)
 {
