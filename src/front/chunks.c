@@ -108,7 +108,7 @@ HK_EXPORT void free_memory(void *ptr)
     if (block && list_status(block) == 1) {
         list_free(&heap, ptr);
     } else if (checked) {
-        hk_fatal("%s of %p in free_memory()", block ? "double free" : "invalid pointer", ptr);
+        hk_fatal("%s %p in free_memory()", block ? "double free of" : "invalid pointer", ptr);
     }
     hk_unlock(&chunks_lock);
 }

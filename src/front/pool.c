@@ -104,7 +104,7 @@ HK_EXPORT void custom_free(void *ptr)
     if (block && list_status(block) == BLOCK_ALLOCATED) {
         list_free(&heap, ptr);
     } else if (checked) {
-        hk_fatal("%s of %p in custom_free()", block ? "double free" : "invalid pointer", ptr);
+        hk_fatal("%s %p in custom_free()", block ? "double free of" : "invalid pointer", ptr);
     }
     hk_unlock(&pool_lock);
 }
