@@ -54,15 +54,17 @@ $(BUILD)/examples/list_stats_demo: examples/list_stats_demo.c $(call obj,$(OSMEM
 EXAMPLES += $(BUILD)/examples/osmem_example $(BUILD)/examples/chunks_example \
 	$(BUILD)/examples/pool_main $(BUILD)/examples/list_stats_demo
 
-# Tests. test_osmem runs osmem_example under strace, so it knows where the example is.
-$(BUILD)/tests-san/test_list_osmem.o: TEST_CFLAGS += -DLIST_EXAMPLES_DIR='"$(abspath $(BUILD))/examples"'
+# Tests. test_list_osmem runs osmem_example under strace and opens libosmem.so, so it knows
+# where they are.
+$(BUILD)/tests-san/test_list_osmem.o: TEST_CFLAGS += \
+	-DLIST_EXAMPLES_DIR='"$(abspath $(BUILD))/examples"' -DLIST_LIB_DIR='"$(abspath $(LIBDIR))"'
 
 $(BUILD)/tests/test_list_heap: $(BUILD)/tests-san/test_list_heap.o $(call san,$(LIST_SRC)) $(LOWER_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
 $(BUILD)/tests/test_list_osmem: $(BUILD)/tests-san/test_list_osmem.o $(call san,$(OSMEM_SRC)) \
-		$(LOWER_SAN) | $(BUILD)/examples/osmem_example
+		$(LOWER_SAN) | $(BUILD)/examples/osmem_example $(LIBDIR)/libosmem.so
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 

@@ -3,6 +3,7 @@
  * blocks (never absolute break positions), with list_check after the steps. Also: bad input,
  * misuse in checked mode (SIGABRT), and one run of osmem_example under strace. */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -501,4 +502,20 @@ Test(osmem_strace, first_malloc_100_is_one_brk_of_128k_and_no_mmap)
     cr_assert_eq(moved_by, 131072, "the break moved by %lu", moved_by);
     cr_assert_eq(maps, 0);
     cr_assert_eq(unmaps, 0);
+}
+
+/* ---- the shared library's surface ------------------------------------------------------ */
+
+Test(osmem_library, shared_library_exports_only_the_four_functions)
+{
+    void *lib = dlopen(LIST_LIB_DIR "/libosmem.so", RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(lib, "%s", dlerror());
+    const char *api[] = {"os_malloc", "os_calloc", "os_realloc", "os_free"};
+    for (size_t i = 0; i < sizeof api / sizeof api[0]; i++)
+        cr_assert_not_null(dlsym(lib, api[i]), "%s missing", api[i]);
+    const char *hidden[] = {"osmem_heap", "osmem_stats", "list_alloc", "list_check", "sys_brk",
+                            "sys_counters", "hk_fatal", "hk_env_bool", "hk_lock_register"};
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        cr_assert_null(dlsym(lib, hidden[i]), "%s is exported", hidden[i]);
+    dlclose(lib);
 }
