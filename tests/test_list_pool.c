@@ -3,6 +3,7 @@
  * output read back through a pipe, bad input and checked-mode misuse. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,4 +180,50 @@ Test(pool_misuse, foreign_pointer_aborts_in_checked_mode, .signal = SIGABRT)
     static uint64_t fake[8];
     custom_malloc(40);
     custom_free(&fake[3]);
+}
+
+#define THREADS 4
+#define SLOTS   32
+#define ROUNDS  3000
+
+static void *stress(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg * 104729u + 3;
+    unsigned char *slot[SLOTS] = {0};
+    size_t size[SLOTS] = {0};
+    unsigned char tag = (unsigned char)(uintptr_t)arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        seed = seed * 1103515245u + 12345u;
+        int i = (int)((seed >> 8) % SLOTS);
+        if (slot[i]) {
+            for (size_t k = 0; k < size[i]; k++)
+                if (slot[i][k] != tag) return (void *)1;
+            custom_free(slot[i]);
+            slot[i] = NULL;
+        } else {
+            size[i] = (seed >> 16) % 13 == 0 ? 20000 + (seed >> 4) % 60000 : 1 + (seed >> 12) % 500;
+            slot[i] = custom_malloc(size[i]);
+            if (!slot[i]) return (void *)2;
+            memset(slot[i], tag, size[i]);
+        }
+    }
+    for (int i = 0; i < SLOTS; i++) custom_free(slot[i]);
+    return NULL;
+}
+
+Test(pool_threads, threads_share_the_pool_without_corruption, .timeout = 60)
+{
+    pthread_t t[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, stress, (void *)(i + 1)), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *result;
+        pthread_join(t[i], &result);
+        cr_assert_null(result, "thread %d found result %p", i, result);
+    }
+    CHECK();
+    list_stats_t s;
+    pool_stats(&s);
+    cr_assert_eq(s.v[STAT_allocs], s.v[STAT_frees]);
+    cr_assert_eq(s.v[STAT_blocks], 1); /* merged back into the first pool; the rest unmapped */
 }

@@ -44,11 +44,12 @@ static list_heap_t heap;
 static bool started;
 static bool checked; /* HEAPKIT_CHECK: report bad frees and abort */
 
-/* Called with the lock held. */
-static void pool_start(void)
+/* Takes the lock (registered for fork first, outside it) and configures the heap once. */
+static void pool_enter(void)
 {
-    if (hk_likely(started)) return;
     hk_lock_register(&pool_lock);
+    hk_lock(&pool_lock);
+    if (hk_likely(started)) return;
     list_init(&heap, &pool_config);
     checked = hk_env_bool("HEAPKIT_CHECK", false);
     started = true;
@@ -56,16 +57,14 @@ static void pool_start(void)
 
 list_heap_t *pool_heap(void)
 {
-    hk_lock(&pool_lock);
-    pool_start();
+    pool_enter();
     hk_unlock(&pool_lock);
     return &heap;
 }
 
 void pool_stats(list_stats_t *out)
 {
-    hk_lock(&pool_lock);
-    pool_start();
+    pool_enter();
     list_stats(&heap, out);
     hk_unlock(&pool_lock);
 }
@@ -73,8 +72,7 @@ void pool_stats(list_stats_t *out)
 HK_EXPORT void init_pool(size_t size)
 {
     size_t payload;
-    hk_lock(&pool_lock);
-    pool_start();
+    pool_enter();
     if (!heap.started && list_request_size(&heap, size, &payload)) {
         heap.cfg.first_grow_bytes = 0; /* exactly the pages this size needs */
         list_grow(&heap, payload);
@@ -86,8 +84,7 @@ HK_EXPORT void *custom_malloc(size_t size)
 {
     size_t payload;
     if (size == 0) return NULL;
-    hk_lock(&pool_lock);
-    pool_start();
+    pool_enter();
     void *ptr = NULL;
     if (list_request_size(&heap, size, &payload)) ptr = list_alloc(&heap, payload);
     else errno = ENOMEM;
@@ -98,8 +95,7 @@ HK_EXPORT void *custom_malloc(size_t size)
 HK_EXPORT void custom_free(void *ptr)
 {
     if (!ptr) return;
-    hk_lock(&pool_lock);
-    pool_start();
+    pool_enter();
     char *block = list_lookup(&heap, ptr);
     if (block && list_status(block) == BLOCK_ALLOCATED) {
         list_free(&heap, ptr);
@@ -111,8 +107,7 @@ HK_EXPORT void custom_free(void *ptr)
 
 HK_EXPORT void print_free_list(void)
 {
-    hk_lock(&pool_lock);
-    pool_start();
+    pool_enter();
     list_stats_t stats;
     list_stats(&heap, &stats);
     printf("pool: %llu blocks, %llu free, %llu free bytes, largest free %llu\n",
