@@ -1,4 +1,5 @@
-/* The list heap's statistics under a mixed workload, for each of its three front ends:
+/* The list heap's statistics under a mixed workload, for each of its three front ends, each
+ * followed by the system calls that front end made (the kernel layer's counters):
  * libosmem (brk + mmap, best fit), memory_allocation (mmap'd pages, first fit, one mutex) and
  * memalloc (lazy pool, first fit, regions given back). Linked with the objects, since the
  * shared libraries export only the seeds' functions. */
@@ -32,6 +33,7 @@ static int workload(const front_t *front)
 {
     void *slot[SLOTS] = {0};
     unsigned seed = 12345;
+    sys_counters_reset(); /* the system calls below are this front end's */
     for (int round = 0; round < 2000; round++) {
         seed = seed * 1103515245u + 12345u;
         unsigned i = (seed >> 8) % SLOTS;
@@ -50,6 +52,9 @@ static int workload(const front_t *front)
     char text[4096];
     list_stats_text(&stats, front->title, text, sizeof text);
     fputs(text, stdout);
+    char calls[2048];
+    hk_stats_sys_text(calls, sizeof calls);
+    fputs(calls, stdout);
     for (int i = 0; i < SLOTS; i++) front->release(slot[i]);
     return 0;
 }
@@ -63,8 +68,5 @@ int main(void)
     };
     int failed = 0;
     for (size_t i = 0; i < sizeof fronts / sizeof fronts[0]; i++) failed |= workload(&fronts[i]);
-    char text[2048];
-    hk_stats_sys_text(text, sizeof text);
-    fputs(text, stdout);
     return failed;
 }
