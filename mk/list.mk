@@ -1,0 +1,81 @@
+# The list heap (src/list) and its three seed front ends (src/front/{osmem,chunks,pool}.c):
+# libosmem.so (spec 001), libmemory_allocation.so/.a (spec 000), libmemalloc.so (spec 002),
+# their examples, and their Criterion suites (ASan+UBSan: none of them is the process's malloc).
+
+LIST_SRC   := src/list/list.c src/list/list_check.c
+OSMEM_SRC  := src/front/osmem.c $(LIST_SRC)
+CHUNKS_SRC := src/front/chunks.c $(LIST_SRC)
+POOL_SRC   := src/front/pool.c $(LIST_SRC)
+
+LIST_EXAMPLE_CFLAGS := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Isrc
+# $(1) library path: link flags that find it at run time from the build tree
+list_link = -L$(dir $(1)) -l:$(notdir $(1)) -Wl,-rpath,$(abspath $(dir $(1)))
+
+$(LIBDIR)/libosmem.so: $(call obj,$(OSMEM_SRC)) $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ -lpthread
+
+$(LIBDIR)/libmemory_allocation.so: $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ -lpthread
+
+$(LIBDIR)/libmemory_allocation.a: $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBDIR)/libmemalloc.so: $(call obj,$(POOL_SRC)) $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ -lpthread
+
+LIBS += $(LIBDIR)/libosmem.so $(LIBDIR)/libmemory_allocation.so $(LIBDIR)/libmemory_allocation.a \
+	$(LIBDIR)/libmemalloc.so
+HEADERS += include/osmem.h include/block_meta.h include/memory_allocation.h include/memalloc.h
+
+# Examples: the seeds' own programs (unchanged) against the shared libraries, plus a syscall
+# walk-through of libosmem and a statistics demo linked with the objects (it reads the heap's
+# internal counters, which the shared library does not export).
+$(BUILD)/examples/osmem_example: examples/osmem_example.c $(LIBDIR)/libosmem.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(LIBDIR)/libosmem.so)
+
+$(BUILD)/examples/chunks_example: examples/chunks_example.c $(LIBDIR)/libmemory_allocation.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(LIBDIR)/libmemory_allocation.so)
+
+$(BUILD)/examples/pool_main: examples/pool_main.c $(LIBDIR)/libmemalloc.so
+	@mkdir -p $(dir $@)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(LIBDIR)/libmemalloc.so)
+
+$(BUILD)/examples/list_stats_demo: examples/list_stats_demo.c $(call obj,$(OSMEM_SRC)) \
+		$(call obj,src/front/chunks.c src/front/pool.c) $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $^ -lpthread
+
+EXAMPLES += $(BUILD)/examples/osmem_example $(BUILD)/examples/chunks_example \
+	$(BUILD)/examples/pool_main $(BUILD)/examples/list_stats_demo
+
+# Tests. test_list_osmem runs osmem_example under strace and opens libosmem.so, so it knows
+# where they are.
+$(BUILD)/tests-san/test_list_osmem.o: TEST_CFLAGS += \
+	-DLIST_EXAMPLES_DIR='"$(abspath $(BUILD))/examples"' -DLIST_LIB_DIR='"$(abspath $(LIBDIR))"'
+
+$(BUILD)/tests/test_list_heap: $(BUILD)/tests-san/test_list_heap.o $(call san,$(LIST_SRC)) $(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/test_list_osmem: $(BUILD)/tests-san/test_list_osmem.o $(call san,$(OSMEM_SRC)) \
+		$(LOWER_SAN) | $(BUILD)/examples/osmem_example $(LIBDIR)/libosmem.so
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/test_list_chunks: $(BUILD)/tests-san/test_list_chunks.o $(call san,$(CHUNKS_SRC)) \
+		$(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/test_list_pool: $(BUILD)/tests-san/test_list_pool.o $(call san,$(POOL_SRC)) $(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+TESTS += $(BUILD)/tests/test_list_heap $(BUILD)/tests/test_list_osmem \
+	$(BUILD)/tests/test_list_chunks $(BUILD)/tests/test_list_pool
