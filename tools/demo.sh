@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash tools/deps.sh demo
 make -j"$(nproc)" all >/dev/null
 heapkit=build/bin/heapkit
+# Debian's python3 when present (a version manager's shim would add shell processes to the run)
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -40,8 +43,8 @@ show_stats() {
 echo "== heapkit main job: real programs on heapkit's fast malloc, beside glibc =="
 echo
 echo "-- python3: an allocation-heavy script (objects, dicts, strings)"
-measure python3 glibc python3 tests/data/alloc_churn.py
-measure python3 fast python3 tests/data/alloc_churn.py
+measure python3 glibc "$python" tests/data/alloc_churn.py
+measure python3 fast "$python" tests/data/alloc_churn.py
 cmp -s "$tmp/glibc.out" "$tmp/fast.out" && echo "  output identical: $(cat "$tmp/fast.out")"
 ratio_line
 show_stats
