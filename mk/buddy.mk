@@ -1,0 +1,38 @@
+# The buddy engine (spec 003): libheapkit-buddy.so (the malloc family over src/buddy) and its
+# suites: the engine linked directly under ASan+UBSan, the library as the process's malloc,
+# and real programs run with the library preloaded.
+BUDDY_SRC := $(wildcard src/buddy/*.c)
+BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c
+BUDDY_LIB := $(LIBDIR)/libheapkit-buddy.so
+
+# The C++ operators must let a std::bad_alloc unwind through them.
+$(call lto,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
+
+# LTO lets malloc/free inline the engine's fast path across files. Only the malloc family and
+# the C++ operators are exported (everything else is hidden).
+$(BUDDY_LIB): $(call lto,$(BUDDY_FRONT_SRC) $(BUDDY_SRC)) $(LOWER_LTO)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LTO_LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $^ -lpthread
+
+LIBS += $(BUDDY_LIB)
+
+# Engine unit tests: the engine's objects linked straight into the test, with sanitizers.
+$(BUILD)/tests/test_buddy_engine: $(BUILD)/tests-san/test_buddy_engine.o $(call san,$(BUDDY_SRC)) \
+		$(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+# The library as this process's malloc (no sanitizer: it would replace malloc itself).
+$(BUILD)/tests/test_buddy_override: $(BUILD)/tests/test_buddy_override.o $(BUDDY_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< -L$(LIBDIR) -l:libheapkit-buddy.so -Wl,-rpath,$(abspath $(LIBDIR)) $(TEST_LIBS)
+
+# Real programs, preloaded through an absolute path.
+$(BUILD)/tests/test_buddy_programs.o: TEST_CFLAGS += \
+	-DBUDDY_PRELOAD='"LD_PRELOAD=$(abspath $(BUDDY_LIB))"' -DBUDDY_SOURCE_DIR='"$(CURDIR)"'
+$(BUILD)/tests/test_buddy_programs: $(BUILD)/tests/test_buddy_programs.o | $(BUDDY_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+
+TESTS += $(BUILD)/tests/test_buddy_engine $(BUILD)/tests/test_buddy_override \
+	$(BUILD)/tests/test_buddy_programs
