@@ -5,14 +5,25 @@ BUDDY_SRC := $(wildcard src/buddy/*.c)
 BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c
 BUDDY_LIB := $(LIBDIR)/libheapkit-buddy.so
 
-# The C++ operators must let a std::bad_alloc unwind through them.
-$(call lto,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
+# LTO lets malloc/free inline the engine's fast path across files. clang rejects gcc's
+# -fno-fat-lto-objects (in LTO_FLAGS), so a clang build links plain objects.
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
+buddy_objs = $(call obj,$(1))
+BUDDY_LOWER := $(LOWER_OBJ)
+BUDDY_LDFLAGS := $(OPT) -fPIC
+else
+buddy_objs = $(call lto,$(1))
+BUDDY_LOWER := $(LOWER_LTO)
+BUDDY_LDFLAGS := $(LTO_LDFLAGS)
+endif
 
-# LTO lets malloc/free inline the engine's fast path across files. Only the malloc family and
-# the C++ operators are exported (everything else is hidden).
-$(BUDDY_LIB): $(call lto,$(BUDDY_FRONT_SRC) $(BUDDY_SRC)) $(LOWER_LTO)
+# The C++ operators must let a std::bad_alloc unwind through them.
+$(call buddy_objs,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
+
+# Only the malloc family and the C++ operators are exported (everything else is hidden).
+$(BUDDY_LIB): $(call buddy_objs,$(BUDDY_FRONT_SRC) $(BUDDY_SRC)) $(BUDDY_LOWER)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LTO_LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $^ -lpthread
+	$(CC) -shared $(BUDDY_LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $^ -lpthread
 
 LIBS += $(BUDDY_LIB)
 
@@ -23,6 +34,9 @@ $(BUILD)/tests/test_buddy_engine: $(BUILD)/tests-san/test_buddy_engine.o $(call 
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
 # The library as this process's malloc (no sanitizer: it would replace malloc itself).
+# -fno-builtin: the compiler must not reason malloc calls away (clang drops a malloc whose only
+# use is a NULL check, and assumes it succeeded).
+$(BUILD)/tests/test_buddy_override.o: TEST_CFLAGS += -fno-builtin
 $(BUILD)/tests/test_buddy_override: $(BUILD)/tests/test_buddy_override.o $(BUDDY_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< -L$(LIBDIR) -l:libheapkit-buddy.so -Wl,-rpath,$(abspath $(LIBDIR)) $(TEST_LIBS)

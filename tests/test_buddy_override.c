@@ -112,7 +112,7 @@ Test(api, every_power_of_two_alignment_is_honoured)
 Test(api, aligned_alloc_rejects_non_power_of_two)
 {
     errno = 0;
-    cr_assert_null(aligned_alloc(24, 48));
+    cr_assert_null(aligned_alloc(opaque(24), 48));
     cr_assert_eq(errno, EINVAL);
     void *p = aligned_alloc(4096, 4096);
     expect_aligned(p, 4096);
@@ -124,7 +124,7 @@ Test(api, memalign_valloc_and_pvalloc_align)
     void *p = memalign(64, 100);
     expect_aligned(p, 64);
     free(p);
-    p = memalign(48, 100); /* rounded up to 64, as glibc does */
+    p = memalign(opaque(48), 100); /* rounded up to 64, as glibc does */
     expect_aligned(p, 64);
     free(p);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
