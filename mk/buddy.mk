@@ -50,3 +50,10 @@ $(BUILD)/tests/test_buddy_programs: $(BUILD)/tests/test_buddy_programs.o | $(BUD
 
 TESTS += $(BUILD)/tests/test_buddy_engine $(BUILD)/tests/test_buddy_override \
 	$(BUILD)/tests/test_buddy_programs
+
+# A small workload for measuring the engine against glibc (see src/buddy/README.md).
+$(BUILD)/examples/buddy_workload: tests/buddy_workload.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $< -lpthread
+
+EXAMPLES += $(BUILD)/examples/buddy_workload

@@ -142,33 +142,42 @@ Test(heap, random_allocations_and_frees_keep_every_invariant)
     for (int i = 0; i < SLOTS; i++)
         if (slots[i]) buddy_free_block(arena, slots[i]);
     expect_sound(arena);
-    cr_assert_eq(arena->chunk_count, 1, "empty chunks other than the current one are unmapped");
-    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1] + 1,
-                 arena->current->frontier / BUDDY_MAX_BLOCK_BYTES,
-                 "the current chunk merged back to top-order blocks");
+    cr_assert_leq(arena->chunk_count, BUDDY_EMPTY_CHUNKS_KEPT);
+    cr_assert_eq(arena->empty_chunks, arena->chunk_count, "nothing is in use");
+    uint64_t carved = 0;
+    for (buddy_chunk_t *c = arena->chunks; c; c = c->next)
+        carved += c->frontier / BUDDY_MAX_BLOCK_BYTES - 1;
+    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], carved,
+                 "every chunk merged back to top-order blocks");
 }
 
-Test(heap, a_chunk_that_empties_is_unmapped_unless_current)
+Test(heap, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest)
 {
     buddy_arena_t *arena = fresh_arena();
-    enum { PER_CHUNK = BUDDY_CHUNK_BYTES / BUDDY_MAX_BLOCK_BYTES - 1, N = PER_CHUNK + 1 };
-    buddy_block_t *blocks[N];
-    for (int i = 0; i < N; i++) blocks[i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
-    cr_assert_eq(arena->chunk_count, 2);
-    cr_assert_neq(buddy_chunk_of(blocks[0]), buddy_chunk_of(blocks[N - 1]));
+    enum { PER_CHUNK = BUDDY_CHUNK_BYTES / BUDDY_MAX_BLOCK_BYTES - 1, CHUNKS = 5 };
+    static buddy_block_t *blocks[CHUNKS][PER_CHUNK];
+    for (int c = 0; c < CHUNKS; c++)
+        for (int i = 0; i < PER_CHUNK; i++) blocks[c][i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+    cr_assert_eq(arena->chunk_count, CHUNKS);
+    cr_assert_eq(arena->empty_chunks, 0);
+    for (int c = 0; c < CHUNKS; c++)
+        for (int i = 1; i < PER_CHUNK; i++) cr_assert_eq(buddy_chunk_of(blocks[c][i]), buddy_chunk_of(blocks[c][0]));
     sys_counters_t before, after;
     sys_counters(&before);
-    for (int i = 0; i < PER_CHUNK; i++) buddy_free_block(arena, blocks[i]);
+    for (int c = 0; c < CHUNKS - 1; c++) {
+        for (int i = 0; i < PER_CHUNK; i++) buddy_free_block(arena, blocks[c][i]);
+        expect_sound(arena);
+    }
     sys_counters(&after);
+    cr_assert_eq(arena->chunk_count, BUDDY_EMPTY_CHUNKS_KEPT + 1, "a few empty chunks are kept");
+    cr_assert_eq(arena->chunks_released, CHUNKS - 1 - BUDDY_EMPTY_CHUNKS_KEPT);
+    cr_assert_eq(after.munmap, before.munmap + CHUNKS - 1 - BUDDY_EMPTY_CHUNKS_KEPT);
+    cr_assert_eq(buddy_pagemap_get(blocks[CHUNKS - 2][0]), PAGE_NOT_OURS,
+                 "the page map forgets an unmapped chunk");
+    for (int i = 0; i < PER_CHUNK; i++) buddy_free_block(arena, blocks[CHUNKS - 1][i]);
     expect_sound(arena);
-    cr_assert_eq(arena->chunk_count, 1);
-    cr_assert_eq(arena->chunks_released, 1);
-    cr_assert_eq(after.munmap, before.munmap + 1);
-    cr_assert_eq(buddy_pagemap_get(blocks[0]), PAGE_NOT_OURS, "the page map forgets it");
-    buddy_free_block(arena, blocks[N - 1]);
-    cr_assert_eq(arena->chunk_count, 1, "the current chunk stays");
     cr_assert(buddy_release_idle(arena));
-    cr_assert_eq(arena->chunk_count, 0);
+    cr_assert_eq(arena->chunk_count, 0, "trim unmaps every empty chunk");
     expect_sound(arena);
 }
 

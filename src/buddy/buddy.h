@@ -26,6 +26,9 @@
 #define BUDDY_MAX_SMALL_BYTES (BUDDY_MAX_BLOCK_BYTES - BUDDY_HEADER_BYTES)
 /* Heaps grow by chunks of this size, aligned to it, so ptr -> chunk is a mask. */
 #define BUDDY_CHUNK_BYTES     ((size_t)64 * 1024)
+/* Empty chunks an arena keeps (its current one included) before unmapping one that empties:
+ * a little hysteresis, so a heap that shrinks and grows by one chunk does not map each time. */
+#define BUDDY_EMPTY_CHUNKS_KEPT 3
 /* The most arenas, whatever the CPU count. */
 #define BUDDY_ARENAS_MAX      64
 /* A plain large mapping starts with its record (length) and then the tag: payload at +32. */
@@ -78,6 +81,7 @@ typedef struct buddy_arena {
     uint64_t used_blocks[BUDDY_ORDERS];      /* blocks handed out, per order */
     uint64_t free_blocks[BUDDY_ORDERS];      /* blocks in the free lists, per order */
     uint64_t chunk_count;                    /* chunks mapped now */
+    uint64_t empty_chunks;                   /* chunks with no block in use (kept for reuse) */
     uint64_t chunks_released;                /* chunks given back to the kernel */
     uint64_t malloc_calls;                   /* small allocations served */
     uint64_t free_calls;                     /* small blocks freed */
@@ -110,7 +114,7 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level);
 void buddy_free_block(buddy_arena_t *arena, buddy_block_t *block);
 /* Shrinks an allocated block to order level (< its own), freeing the upper halves. */
 void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level);
-/* Unmaps the arena's current chunk when nothing in it is in use; true when it did. */
+/* Unmaps every chunk of the arena with nothing in use; true when it released one. */
 bool buddy_release_idle(buddy_arena_t *arena);
 /* Checks every invariant of arena; on a violation writes one line naming it to *why (if not
  * NULL) and returns false. */

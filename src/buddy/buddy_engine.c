@@ -180,9 +180,18 @@ size_t hk_engine_usable_size(const void *p, const char *who)
 
 /* ---- realloc -------------------------------------------------------------------------------- */
 
+/* A large block that grows by realloc is mapped with half as much again: a block grown
+ * step by step (a vector, a string builder) then moves O(log n) times instead of at every
+ * step, and the untouched headroom costs address space, not memory. */
+#define LARGE_GROWTH_HEADROOM_DIVISOR 2
+
 static void *realloc_move(void *p, found_t found, size_t usable, size_t size, const char *who)
 {
-    void *q = hk_engine_malloc(size);
+    void *q = NULL;
+    if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
+        q = buddy_large_alloc(size + size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
+                              false);
+    if (!q) q = hk_engine_malloc(size);
     if (!q) return NULL;
     memcpy(q, p, usable < size ? usable : size);
     if (found.kind == FOUND_LARGE) buddy_large_free(found.tag);
@@ -210,7 +219,8 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
     }
     if (found.kind == FOUND_ALIGNED && size <= usable) return p;
     if (found.kind == FOUND_LARGE && size <= usable && size > BUDDY_MAX_SMALL_BYTES) {
-        buddy_large_shrink(found.tag, size);
+        /* Keep growth headroom; give back the tail when the block halves. */
+        if (size <= usable / 2) buddy_large_shrink(found.tag, size);
         hk_stat_add(&realloc_in_place_large, 1);
         return p;
     }

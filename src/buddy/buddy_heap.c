@@ -61,6 +61,7 @@ static buddy_chunk_t *chunk_new(buddy_arena_t *arena)
     if (chunk->next) chunk->next->previous = chunk;
     arena->chunks = chunk;
     arena->chunk_count++;
+    arena->empty_chunks++;
     for (unsigned level = CHUNK_HEADER_LEVEL; level < BUDDY_ORDERS - 1; level++)
         list_push(arena, block_at(chunk, buddy_order_bytes(level)), level);
     return chunk;
@@ -79,6 +80,7 @@ static void chunk_release(buddy_arena_t *arena, buddy_chunk_t *chunk)
     if (chunk->next) chunk->next->previous = chunk->previous;
     if (arena->current == chunk) arena->current = NULL;
     arena->chunk_count--;
+    arena->empty_chunks--;
     arena->chunks_released++;
     buddy_pagemap_set(chunk, BUDDY_CHUNK_BYTES, PAGE_NOT_OURS);
     sys_unmap(chunk, BUDDY_CHUNK_BYTES);
@@ -123,7 +125,7 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
     block->level = level;
     block->next = NULL;
     arena->used_blocks[level]++;
-    buddy_chunk_of(block)->live_blocks++;
+    if (buddy_chunk_of(block)->live_blocks++ == 0) arena->empty_chunks--;
     return block;
 }
 
@@ -147,7 +149,9 @@ void buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
         level++;
     }
     list_push(arena, block, level);
-    if (--chunk->live_blocks == 0 && chunk != arena->current) chunk_release(arena, chunk);
+    if (--chunk->live_blocks == 0 && ++arena->empty_chunks > BUDDY_EMPTY_CHUNKS_KEPT &&
+        chunk != arena->current)
+        chunk_release(arena, chunk);
 }
 
 void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
@@ -163,10 +167,16 @@ void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned lev
 
 bool buddy_release_idle(buddy_arena_t *arena)
 {
-    buddy_chunk_t *chunk = arena->current;
-    if (!chunk || chunk->live_blocks != 0) return false;
-    chunk_release(arena, chunk);
-    return true;
+    bool released = false;
+    buddy_chunk_t *next;
+    for (buddy_chunk_t *chunk = arena->chunks; chunk; chunk = next) {
+        next = chunk->next;
+        if (chunk->live_blocks == 0) {
+            chunk_release(arena, chunk);
+            released = true;
+        }
+    }
+    return released;
 }
 
 /* ---- Invariant checker --------------------------------------------------------------------- */
@@ -219,7 +229,7 @@ static bool check_chunk(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *fr
 bool buddy_check(buddy_arena_t *arena, const char **why)
 {
     uint64_t free_seen[BUDDY_ORDERS] = {0}, used_seen[BUDDY_ORDERS] = {0};
-    uint64_t chunks = 0;
+    uint64_t chunks = 0, empty = 0;
     bool current_found = arena->current == NULL;
     for (buddy_chunk_t *chunk = arena->chunks; chunk; chunk = chunk->next) {
         CHECK(((uintptr_t)chunk & (BUDDY_CHUNK_BYTES - 1)) == 0, "chunk misaligned");
@@ -228,10 +238,12 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
         CHECK(buddy_pagemap_get(chunk) == PAGE_SMALL_CHUNK, "chunk missing from the page map");
         if (!check_chunk(arena, chunk, free_seen, used_seen, why)) return false;
         if (chunk == arena->current) current_found = true;
+        empty += chunk->live_blocks == 0;
         chunks++;
     }
     CHECK(current_found, "current chunk not in the chunk list");
     CHECK(chunks == arena->chunk_count, "chunk count differs");
+    CHECK(empty == arena->empty_chunks, "empty chunk count differs");
     for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
         uint64_t listed = 0;
         buddy_block_t *previous = NULL;
