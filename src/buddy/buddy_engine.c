@@ -23,10 +23,13 @@ static inline void *payload_of(buddy_block_t *block)
     return (char *)block + BUDDY_HEADER_BYTES;
 }
 
-static inline buddy_block_t *small_alloc(unsigned level)
+/* status: BLOCK_USED, or BLOCK_USED_ALIGNED; set under the lock, since a free of the block's
+ * buddy in another thread reads it there. */
+static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
 {
     buddy_arena_t *arena = buddy_arena_acquire();
     buddy_block_t *block = buddy_alloc_block(arena, level);
+    if (block) block->status = status;
     arena->malloc_calls++;
     buddy_arena_unlock(arena);
     return block;
@@ -35,7 +38,7 @@ static inline buddy_block_t *small_alloc(unsigned level)
 void *hk_engine_malloc(size_t size)
 {
     if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
-        buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES));
+        buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         return hk_likely(block != NULL) ? payload_of(block) : NULL;
     }
     if (size > PTRDIFF_MAX) return NULL;
@@ -45,7 +48,7 @@ void *hk_engine_malloc(size_t size)
 void *hk_engine_calloc(size_t size)
 {
     if (size <= BUDDY_MAX_SMALL_BYTES) {
-        buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES));
+        buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
         return memset(payload_of(block), 0, size);
     }
@@ -64,9 +67,8 @@ void *hk_engine_aligned(size_t alignment, size_t size)
     if (size > PTRDIFF_MAX || alignment > PTRDIFF_MAX) return NULL;
     size_t room = size < BUDDY_HEADER_BYTES ? BUDDY_HEADER_BYTES : size;
     if (alignment <= BUDDY_MAX_BLOCK_BYTES / 2 && room <= BUDDY_MAX_BLOCK_BYTES - alignment) {
-        buddy_block_t *block = small_alloc(buddy_level_for(alignment + room));
+        buddy_block_t *block = small_alloc(buddy_level_for(alignment + room), BLOCK_USED_ALIGNED);
         if (!block) return NULL;
-        block->status = BLOCK_USED_ALIGNED;
         char *payload = (char *)block + alignment;
         buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
         tag->status = TAG_ALIGNED;
@@ -110,8 +112,10 @@ static inline bool is_freed_status(uint32_t status)
 static inline bool block_is_sound(const buddy_chunk_t *chunk, const buddy_block_t *block)
 {
     size_t offset = (size_t)((const char *)block - (const char *)chunk);
+    /* The frontier moves under the owner's lock; it only grows, so a stale value is safe. */
+    uint32_t frontier = __atomic_load_n(&chunk->frontier, __ATOMIC_RELAXED);
     return block->level < BUDDY_ORDERS && offset >= buddy_order_bytes(CHUNK_HEADER_LEVEL) &&
-           offset < chunk->frontier && (offset & (buddy_order_bytes(block->level) - 1)) == 0;
+           offset < frontier && (offset & (buddy_order_bytes(block->level) - 1)) == 0;
 }
 
 static inline found_t find_block(const void *p, const char *who)

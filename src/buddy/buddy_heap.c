@@ -96,7 +96,9 @@ static buddy_block_t *chunk_carve(buddy_arena_t *arena)
         arena->current = chunk;
     }
     buddy_block_t *block = block_at(chunk, chunk->frontier);
-    chunk->frontier += BUDDY_MAX_BLOCK_BYTES;
+    /* Atomic: free() reads it without the lock to check a pointer (buddy_engine.c). */
+    __atomic_store_n(&chunk->frontier, chunk->frontier + (uint32_t)BUDDY_MAX_BLOCK_BYTES,
+                     __ATOMIC_RELAXED);
     block->level = BUDDY_ORDERS - 1;
     return block;
 }
