@@ -84,7 +84,8 @@ int main(int argc, char **argv)
         sum += workers[i].checksum;
     }
     for (int b = 0; b < 64; b++)
-        for (int i = 0; i < HANDOFF; i++) free(mailbox[b][i]);
+        for (int i = 0; i < HANDOFF; i++)
+            free(mailbox[b][i]);
     printf("%llu\n", (unsigned long long)sum);
     return 0;
 }

@@ -157,15 +157,18 @@ Test(heap, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest)
     enum { PER_CHUNK = BUDDY_CHUNK_BYTES / BUDDY_MAX_BLOCK_BYTES - 1, CHUNKS = 5 };
     static buddy_block_t *blocks[CHUNKS][PER_CHUNK];
     for (int c = 0; c < CHUNKS; c++)
-        for (int i = 0; i < PER_CHUNK; i++) blocks[c][i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+        for (int i = 0; i < PER_CHUNK; i++)
+            blocks[c][i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
     cr_assert_eq(arena->chunk_count, CHUNKS);
     cr_assert_eq(arena->empty_chunks, 0);
     for (int c = 0; c < CHUNKS; c++)
-        for (int i = 1; i < PER_CHUNK; i++) cr_assert_eq(buddy_chunk_of(blocks[c][i]), buddy_chunk_of(blocks[c][0]));
+        for (int i = 1; i < PER_CHUNK; i++)
+            cr_assert_eq(buddy_chunk_of(blocks[c][i]), buddy_chunk_of(blocks[c][0]));
     sys_counters_t before, after;
     sys_counters(&before);
     for (int c = 0; c < CHUNKS - 1; c++) {
-        for (int i = 0; i < PER_CHUNK; i++) buddy_free_block(arena, blocks[c][i]);
+        for (int i = 0; i < PER_CHUNK; i++)
+            buddy_free_block(arena, blocks[c][i]);
         expect_sound(arena);
     }
     sys_counters(&after);
@@ -174,7 +177,8 @@ Test(heap, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest)
     cr_assert_eq(after.munmap, before.munmap + CHUNKS - 1 - BUDDY_EMPTY_CHUNKS_KEPT);
     cr_assert_eq(buddy_pagemap_get(blocks[CHUNKS - 2][0]), PAGE_NOT_OURS,
                  "the page map forgets an unmapped chunk");
-    for (int i = 0; i < PER_CHUNK; i++) buddy_free_block(arena, blocks[CHUNKS - 1][i]);
+    for (int i = 0; i < PER_CHUNK; i++)
+        buddy_free_block(arena, blocks[CHUNKS - 1][i]);
     expect_sound(arena);
     cr_assert(buddy_release_idle(arena));
     cr_assert_eq(arena->chunk_count, 0, "trim unmaps every empty chunk");
@@ -238,8 +242,8 @@ Test(engine, every_power_of_two_alignment_up_to_1_mib_is_honoured)
     for (size_t alignment = 1; alignment <= MiB; alignment <<= 1) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             size_t size = sizes[i];
-            unsigned char *p = alignment <= 16 ? hk_engine_malloc(size)
-                                               : hk_engine_aligned(alignment, size);
+            unsigned char *p =
+                alignment <= 16 ? hk_engine_malloc(size) : hk_engine_aligned(alignment, size);
             cr_assert_not_null(p, "alignment %zu size %zu", alignment, size);
             cr_assert_eq((uintptr_t)p % alignment, 0, "%p: alignment %zu size %zu", p, alignment,
                          size);
@@ -274,13 +278,15 @@ Test(engine, calloc_zeroes_recycled_blocks)
         memset(p, 0xFF, 1000);
         hk_engine_free(p, "free");
         unsigned char *q = hk_engine_calloc(1000);
-        for (int i = 0; i < 1000; i++) cr_assert_eq(q[i], 0);
+        for (int i = 0; i < 1000; i++)
+            cr_assert_eq(q[i], 0);
         hk_engine_free(q, "free");
         p = hk_engine_malloc(100 * KiB);
         memset(p, 0xFF, 100 * KiB);
         hk_engine_free(p, "free");
         q = hk_engine_calloc(100 * KiB);
-        for (size_t i = 0; i < 100 * KiB; i += 511) cr_assert_eq(q[i], 0);
+        for (size_t i = 0; i < 100 * KiB; i += 511)
+            cr_assert_eq(q[i], 0);
         hk_engine_free(q, "free");
     }
 }
@@ -292,16 +298,20 @@ Test(engine, realloc_stays_in_place_within_its_order_and_splits_on_shrink)
     cr_assert_eq(hk_engine_realloc(p, 112, "realloc"), p, "still fits the order");
     cr_assert_eq(hk_engine_realloc(p, 20, "realloc"), p, "shrink stays in place");
     cr_assert_eq(hk_engine_usable_size(p, "test"), 48, "and gave back the upper halves");
-    for (int i = 0; i < 20; i++) cr_assert_eq(p[i], 7);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(p[i], 7);
     unsigned char *q = hk_engine_realloc(p, 1500, "realloc");
-    for (int i = 0; i < 20; i++) cr_assert_eq(q[i], 7);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(q[i], 7);
     cr_assert_geq(hk_engine_usable_size(q, "test"), 1500);
     unsigned char *r = hk_engine_realloc(q, 50000, "realloc");
-    for (int i = 0; i < 20; i++) cr_assert_eq(r[i], 7);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(r[i], 7);
     cr_assert_eq(buddy_pagemap_get(r - 16), PAGE_LARGE_TAG);
     unsigned char *s = hk_engine_realloc(r, 10, "realloc");
     cr_assert_eq(buddy_pagemap_get(s - 16), PAGE_SMALL_CHUNK, "back to the heap");
-    for (int i = 0; i < 10; i++) cr_assert_eq(s[i], 7);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(s[i], 7);
     hk_engine_free(s, "free");
     expect_all_arenas_sound();
 }
@@ -383,14 +393,16 @@ Test(engine, free_preserves_errno)
 static void *cross_thread_free(void *arg)
 {
     void **blocks = arg;
-    for (int i = 0; i < 1000; i++) hk_engine_free(blocks[i], "free");
+    for (int i = 0; i < 1000; i++)
+        hk_engine_free(blocks[i], "free");
     return NULL;
 }
 
 Test(engine, blocks_freed_by_another_thread_return_to_their_arena)
 {
     static void *blocks[1000];
-    for (int i = 0; i < 1000; i++) blocks[i] = hk_engine_malloc((size_t)(i % 50) * 40);
+    for (int i = 0; i < 1000; i++)
+        blocks[i] = hk_engine_malloc((size_t)(i % 50) * 40);
     pthread_t t;
     pthread_create(&t, NULL, cross_thread_free, blocks);
     pthread_join(t, NULL);

@@ -64,7 +64,8 @@ Test(api, calloc_overflow_fails_with_enomem)
     cr_assert_null(calloc(opaque(SIZE_MAX / 2), 3));
     cr_assert_eq(errno, ENOMEM);
     unsigned char *p = calloc(100, 30);
-    for (int i = 0; i < 3000; i++) cr_assert_eq(p[i], 0);
+    for (int i = 0; i < 3000; i++)
+        cr_assert_eq(p[i], 0);
     free(p);
 }
 
@@ -190,8 +191,10 @@ Test(api, realloc_keeps_contents_across_every_kind_of_block)
         p = realloc(p, steps[i]);
         cr_assert_not_null(p);
         size_t keep = filled < steps[i] ? filled : steps[i];
-        for (size_t j = 0; j < keep; j++) cr_assert_eq(p[j], (unsigned char)j, "step %zu", i);
-        for (size_t j = 0; j < steps[i]; j++) p[j] = (unsigned char)j;
+        for (size_t j = 0; j < keep; j++)
+            cr_assert_eq(p[j], (unsigned char)j, "step %zu", i);
+        for (size_t j = 0; j < steps[i]; j++)
+            p[j] = (unsigned char)j;
         filled = steps[i];
     }
     free(p);
@@ -274,14 +277,17 @@ Test(fork, child_of_a_threaded_parent_can_allocate)
 {
     enum { THREADS = 3 };
     pthread_t threads[THREADS];
-    for (int i = 0; i < THREADS; i++) pthread_create(&threads[i], NULL, churn, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&threads[i], NULL, churn, NULL);
     for (int round = 0; round < 20; round++) {
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
             void *blocks[500];
-            for (int i = 0; i < 500; i++) blocks[i] = malloc((size_t)i * 37);
-            for (int i = 0; i < 500; i++) free(blocks[i]);
+            for (int i = 0; i < 500; i++)
+                blocks[i] = malloc((size_t)i * 37);
+            for (int i = 0; i < 500; i++)
+                free(blocks[i]);
             void *big = malloc(MiB);
             free(big);
             _exit(0);
@@ -291,7 +297,8 @@ Test(fork, child_of_a_threaded_parent_can_allocate)
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed", round);
     }
     __atomic_store_n(&churn_stop, 1, __ATOMIC_RELAXED);
-    for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(threads[i], NULL);
 }
 
 /* ---- Threaded stress (in the spirit of t-test1) ---------------------------------------------- */
@@ -317,7 +324,8 @@ static void fill(void *block, size_t size, uint32_t seed)
     unsigned char *bytes = block;
     stamp_t stamp = {size, seed};
     if (size >= sizeof stamp) memcpy(bytes, &stamp, sizeof stamp);
-    for (size_t i = sizeof stamp; i < size; i++) bytes[i] = pattern(seed, i);
+    for (size_t i = sizeof stamp; i < size; i++)
+        bytes[i] = pattern(seed, i);
 }
 
 static bool intact(const void *block, size_t *size_out)
@@ -335,8 +343,8 @@ static size_t random_size(unsigned *seed)
 {
     unsigned r = (unsigned)rand_r(seed);
     /* Mostly small, sometimes up to 64 KiB, like t-test1's distribution. */
-    size_t size = (r % 8 == 0) ? 1 + (size_t)rand_r(seed) % (64 * KiB)
-                               : 1 + (size_t)rand_r(seed) % 512;
+    size_t size =
+        (r % 8 == 0) ? 1 + (size_t)rand_r(seed) % (64 * KiB) : 1 + (size_t)rand_r(seed) % 512;
     return size < sizeof(stamp_t) ? sizeof(stamp_t) : size;
 }
 
@@ -395,7 +403,8 @@ Test(threads, random_malloc_free_realloc_across_threads_keeps_every_block_intact
     pthread_t threads[STRESS_THREADS];
     for (uintptr_t i = 0; i < STRESS_THREADS; i++)
         pthread_create(&threads[i], NULL, stress, (void *)i);
-    for (int i = 0; i < STRESS_THREADS; i++) pthread_join(threads[i], NULL);
+    for (int i = 0; i < STRESS_THREADS; i++)
+        pthread_join(threads[i], NULL);
     cr_assert_eq(stress_errors, 0, "corrupted or missing blocks: %d", stress_errors);
     struct mallinfo2 during = mallinfo2();
     for (size_t i = 0; i < STRESS_SLOTS; i++) {
@@ -412,7 +421,8 @@ Test(threads, random_malloc_free_realloc_across_threads_keeps_every_block_intact
 static void *exiting_thread(void *arg)
 {
     void **out = arg;
-    for (int i = 0; i < 200; i++) out[i] = malloc((size_t)i * 13 + 1);
+    for (int i = 0; i < 200; i++)
+        out[i] = malloc((size_t)i * 13 + 1);
     return NULL;
 }
 

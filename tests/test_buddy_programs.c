@@ -40,7 +40,8 @@ static void run(run_t *r, const char *command, const char *const *extra)
     if (pid == 0) {
         dup2(out, 1);
         dup2(err, 2);
-        for (; extra && *extra; extra++) putenv((char *)*extra);
+        for (; extra && *extra; extra++)
+            putenv((char *)*extra);
         execl("/bin/sh", "sh", "-c", command, (char *)NULL);
         _exit(127);
     }

@@ -25,36 +25,36 @@
 #define BUDDY_HEADER_BYTES    16
 #define BUDDY_MAX_SMALL_BYTES (BUDDY_MAX_BLOCK_BYTES - BUDDY_HEADER_BYTES)
 /* Heaps grow by chunks of this size, aligned to it, so ptr -> chunk is a mask. */
-#define BUDDY_CHUNK_BYTES     ((size_t)64 * 1024)
+#define BUDDY_CHUNK_BYTES ((size_t)64 * 1024)
 /* Empty chunks an arena keeps (its current one included) before unmapping one that empties:
  * a little hysteresis, so a heap that shrinks and grows by one chunk does not map each time. */
 #define BUDDY_EMPTY_CHUNKS_KEPT 3
 /* The most arenas, whatever the CPU count. */
-#define BUDDY_ARENAS_MAX      64
+#define BUDDY_ARENAS_MAX 64
 /* A plain large mapping starts with its record (length) and then the tag: payload at +32. */
 #define BUDDY_LARGE_PREFIX_BYTES 32
 
 /* Block status words. A magic in the high half catches pointers we never returned. */
 enum {
-    BLOCK_FREE = 0xB0DD0001u,    /* in its order's free list */
-    BLOCK_USED = 0xB0DD0002u,    /* handed out; payload at header + 16 */
+    BLOCK_FREE = 0xB0DD0001u,         /* in its order's free list */
+    BLOCK_USED = 0xB0DD0002u,         /* handed out; payload at header + 16 */
     BLOCK_USED_ALIGNED = 0xB0DD0003u, /* handed out with an inner tag at an aligned payload */
-    BLOCK_MERGED = 0xB0DD0004u,  /* was the upper buddy of a merge: stale, freed */
-    BLOCK_PINNED = 0xB0DD0005u,  /* the chunk header's block, never free */
-    TAG_ALIGNED = 0xB0DD0006u,   /* inner tag of an aligned payload inside a buddy block */
-    TAG_ALIGNED_FREED = 0xB0DD0007u, /* the same, after the block was freed */
-    TAG_LARGE = 0xB0DD0008u,     /* tag of a directly mapped block */
-    TAG_LARGE_FREED = 0xB0DD0009u, /* a mapped block freed into the large cache */
+    BLOCK_MERGED = 0xB0DD0004u,       /* was the upper buddy of a merge: stale, freed */
+    BLOCK_PINNED = 0xB0DD0005u,       /* the chunk header's block, never free */
+    TAG_ALIGNED = 0xB0DD0006u,        /* inner tag of an aligned payload inside a buddy block */
+    TAG_ALIGNED_FREED = 0xB0DD0007u,  /* the same, after the block was freed */
+    TAG_LARGE = 0xB0DD0008u,          /* tag of a directly mapped block */
+    TAG_LARGE_FREED = 0xB0DD0009u,    /* a mapped block freed into the large cache */
 };
 #define LEVEL_LARGE 0xFFu
 
 /* The spec's BlockHeader. next/previous are meaningful while the block is free; while it is in
  * use the payload starts at `previous` and `next` is a spare word (the inner tag's back link). */
 typedef struct buddy_block {
-    uint32_t status;               /* one of the BLOCK_ and TAG_ values */
-    uint32_t level;                /* order index, 0 = 32-byte blocks */
-    struct buddy_block *next;      /* free list successor (or spare word when used) */
-    struct buddy_block *previous;  /* free list predecessor (overlaps the payload) */
+    uint32_t status;              /* one of the BLOCK_ and TAG_ values */
+    uint32_t level;               /* order index, 0 = 32-byte blocks */
+    struct buddy_block *next;     /* free list successor (or spare word when used) */
+    struct buddy_block *previous; /* free list predecessor (overlaps the payload) */
 } buddy_block_t;
 
 struct buddy_arena;
@@ -62,31 +62,31 @@ struct buddy_arena;
 /* The header of a chunk: lives in the chunk's first block (pinned, order CHUNK_HEADER_LEVEL),
  * so its first two fields read like a block header. */
 typedef struct buddy_chunk {
-    uint32_t status;               /* BLOCK_PINNED */
-    uint32_t level;                /* CHUNK_HEADER_LEVEL */
-    struct buddy_arena *arena;     /* owner: frees from any thread come back to it */
-    struct buddy_chunk *next;      /* the arena's chunk list */
+    uint32_t status;           /* BLOCK_PINNED */
+    uint32_t level;            /* CHUNK_HEADER_LEVEL */
+    struct buddy_arena *arena; /* owner: frees from any thread come back to it */
+    struct buddy_chunk *next;  /* the arena's chunk list */
     struct buddy_chunk *previous;
-    uint32_t frontier;             /* offset of the first never-used byte (page-at-a-time growth) */
-    uint32_t live_blocks;          /* blocks handed out from this chunk */
+    uint32_t frontier;    /* offset of the first never-used byte (page-at-a-time growth) */
+    uint32_t live_blocks; /* blocks handed out from this chunk */
 } buddy_chunk_t;
-#define CHUNK_HEADER_LEVEL 1       /* the header takes one 64-byte block */
+#define CHUNK_HEADER_LEVEL 1 /* the header takes one 64-byte block */
 
 /* An arena: a heap of chunks with its own lock and free lists. */
 typedef struct buddy_arena {
-    hk_lock_t lock;                          /* guards everything below */
-    buddy_block_t *free_list[BUDDY_ORDERS];  /* doubly linked, NULL-terminated */
-    buddy_chunk_t *chunks;                   /* every chunk this arena owns */
-    buddy_chunk_t *current;                  /* the chunk new top-order blocks come from */
-    uint64_t used_blocks[BUDDY_ORDERS];      /* blocks handed out, per order */
-    uint64_t free_blocks[BUDDY_ORDERS];      /* blocks in the free lists, per order */
-    uint64_t chunk_count;                    /* chunks mapped now */
-    uint64_t empty_chunks;                   /* chunks with no block in use (kept for reuse) */
-    uint64_t chunks_released;                /* chunks given back to the kernel */
-    uint64_t malloc_calls;                   /* small allocations served */
-    uint64_t free_calls;                     /* small blocks freed */
-    uint64_t realloc_in_place;               /* reallocs answered without moving */
-    uint32_t index;                          /* position in buddy_arenas */
+    hk_lock_t lock;                         /* guards everything below */
+    buddy_block_t *free_list[BUDDY_ORDERS]; /* doubly linked, NULL-terminated */
+    buddy_chunk_t *chunks;                  /* every chunk this arena owns */
+    buddy_chunk_t *current;                 /* the chunk new top-order blocks come from */
+    uint64_t used_blocks[BUDDY_ORDERS];     /* blocks handed out, per order */
+    uint64_t free_blocks[BUDDY_ORDERS];     /* blocks in the free lists, per order */
+    uint64_t chunk_count;                   /* chunks mapped now */
+    uint64_t empty_chunks;                  /* chunks with no block in use (kept for reuse) */
+    uint64_t chunks_released;               /* chunks given back to the kernel */
+    uint64_t malloc_calls;                  /* small allocations served */
+    uint64_t free_calls;                    /* small blocks freed */
+    uint64_t realloc_in_place;              /* reallocs answered without moving */
+    uint32_t index;                         /* position in buddy_arenas */
 } buddy_arena_t;
 
 static inline size_t buddy_order_bytes(unsigned level)
@@ -149,14 +149,14 @@ uint8_t buddy_pagemap_get(const void *addr);
 /* ---- Large blocks (buddy_large.c): mapped directly, with a small cache ---------------------- */
 
 typedef struct {
-    uint64_t allocs;        /* large blocks handed out */
-    uint64_t frees;         /* large blocks freed */
-    uint64_t live;          /* large blocks in use */
-    uint64_t live_bytes;    /* bytes mapped for them */
-    uint64_t cached;        /* freed mappings kept for reuse */
-    uint64_t cached_bytes;  /* their bytes */
-    uint64_t cache_hits;    /* allocations served from the cache */
-    uint64_t shrunk;        /* reallocs that unmapped a block's tail */
+    uint64_t allocs;       /* large blocks handed out */
+    uint64_t frees;        /* large blocks freed */
+    uint64_t live;         /* large blocks in use */
+    uint64_t live_bytes;   /* bytes mapped for them */
+    uint64_t cached;       /* freed mappings kept for reuse */
+    uint64_t cached_bytes; /* their bytes */
+    uint64_t cache_hits;   /* allocations served from the cache */
+    uint64_t shrunk;       /* reallocs that unmapped a block's tail */
 } buddy_large_stats_t;
 
 /* A mapped block of size bytes whose payload is aligned to alignment (16 or more). */

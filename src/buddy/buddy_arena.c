@@ -9,15 +9,15 @@
 #include "buddy/buddy.h"
 
 /* Tries on other arenas before waiting for one's lock. */
-#define ARENA_TRIES 4
+#define ARENA_TRIES    4
 #define ARENAS_PER_CPU 4
 
 buddy_arena_t buddy_arenas[BUDDY_ARENAS_MAX] = {
     [0 ... BUDDY_ARENAS_MAX - 1] = {.lock = HK_LOCK_INIT},
 };
 
-static unsigned arena_count;      /* 0 until the first allocation computes it */
-static unsigned next_arena;       /* round-robin counter for new threads */
+static unsigned arena_count;                    /* 0 until the first allocation computes it */
+static unsigned next_arena;                     /* round-robin counter for new threads */
 static __thread unsigned thread_arena_plus_one; /* 0: this thread has no arena yet */
 
 /* The CPUs this process may run on, without allocating (sched_getaffinity on a stack set). */
@@ -37,7 +37,8 @@ unsigned buddy_arena_count(void)
     if (count > BUDDY_ARENAS_MAX) count = BUDDY_ARENAS_MAX;
     /* Arenas and their locks are statically initialised; racing threads write the same
      * indexes. */
-    for (unsigned i = 0; i < BUDDY_ARENAS_MAX; i++) buddy_arenas[i].index = i;
+    for (unsigned i = 0; i < BUDDY_ARENAS_MAX; i++)
+        buddy_arenas[i].index = i;
     __atomic_store_n(&arena_count, count, __ATOMIC_RELEASE);
     return count;
 }

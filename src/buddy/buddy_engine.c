@@ -96,8 +96,7 @@ static HK_NOINLINE HK_COLD void report_invalid(const void *p, const char *who)
 
 static HK_NOINLINE HK_COLD void report_freed(const void *p, const char *who)
 {
-    if (strcmp(who, "malloc_usable_size") == 0)
-        hk_fatal("use of freed pointer %p in %s()", p, who);
+    if (strcmp(who, "malloc_usable_size") == 0) hk_fatal("use of freed pointer %p in %s()", p, who);
     hk_fatal("double free of %p in %s()", p, who);
 }
 
@@ -121,8 +120,8 @@ static inline bool block_is_sound(const buddy_chunk_t *chunk, const buddy_block_
 static inline found_t find_block(const void *p, const char *who)
 {
     buddy_block_t *tag = (buddy_block_t *)((char *)p - BUDDY_HEADER_BYTES);
-    uint8_t page = ((uintptr_t)p & (BUDDY_HEADER_BYTES - 1)) == 0 ? buddy_pagemap_get(tag)
-                                                                   : PAGE_NOT_OURS;
+    uint8_t page =
+        ((uintptr_t)p & (BUDDY_HEADER_BYTES - 1)) == 0 ? buddy_pagemap_get(tag) : PAGE_NOT_OURS;
     if (hk_likely(page == PAGE_SMALL_CHUNK)) {
         buddy_chunk_t *chunk = buddy_chunk_of(tag);
         uint32_t status = tag->status;
@@ -161,18 +160,22 @@ static void small_free(const void *p, found_t found, const char *who)
 void hk_engine_free(void *p, const char *who)
 {
     found_t found = find_block(p, who);
-    if (hk_likely(found.kind != FOUND_LARGE)) small_free(p, found, who);
-    else buddy_large_free(found.tag);
+    if (hk_likely(found.kind != FOUND_LARGE))
+        small_free(p, found, who);
+    else
+        buddy_large_free(found.tag);
 }
 
 static size_t usable_of(const void *p, found_t found)
 {
     switch (found.kind) {
-    case FOUND_SMALL: return buddy_order_bytes(found.block->level) - BUDDY_HEADER_BYTES;
+    case FOUND_SMALL:
+        return buddy_order_bytes(found.block->level) - BUDDY_HEADER_BYTES;
     case FOUND_ALIGNED:
         return (size_t)((const char *)found.block + buddy_order_bytes(found.block->level) -
                         (const char *)p);
-    case FOUND_LARGE: return buddy_large_usable(found.tag);
+    case FOUND_LARGE:
+        return buddy_large_usable(found.tag);
     }
     return 0;
 }
@@ -198,8 +201,10 @@ static void *realloc_move(void *p, found_t found, size_t usable, size_t size, co
     if (!q) q = hk_engine_malloc(size);
     if (!q) return NULL;
     memcpy(q, p, usable < size ? usable : size);
-    if (found.kind == FOUND_LARGE) buddy_large_free(found.tag);
-    else small_free(p, found, who);
+    if (found.kind == FOUND_LARGE)
+        buddy_large_free(found.tag);
+    else
+        small_free(p, found, who);
     return q;
 }
 
@@ -247,35 +252,34 @@ bool hk_engine_trim(size_t pad)
     return released;
 }
 
-#define BUDDY_STATS(X)                                                                       \
-    X(malloc_calls, "blocks allocated (small and large)")                                  \
-    X(free_calls, "blocks freed (small and large)")                                        \
-    X(realloc_calls, "calls to realloc")                                                   \
-    X(realloc_in_place, "reallocs answered without moving")                                \
-    X(aligned_calls, "aligned allocations")                                                \
-    X(arenas, "arenas available")                                                          \
-    X(arenas_used, "arenas that hold chunks")                                              \
-    X(chunks, "64 KiB heap chunks mapped now")                                             \
-    X(chunks_released, "heap chunks given back")                                           \
-    X(heap_bytes_mapped, "bytes of heap chunks")                                           \
-    X(heap_bytes_in_use, "bytes of buddy blocks in use (headers included)")                \
-    X(heap_bytes_free, "bytes of buddy blocks in free lists")                              \
-    X(large_in_use, "mapped large blocks in use")                                          \
-    X(large_bytes_in_use, "bytes mapped for large blocks in use")                          \
-    X(large_cached, "freed large mappings kept for reuse")                                 \
-    X(large_cached_bytes, "bytes of those")                                                \
-    X(large_cache_hits, "large allocations served from the cache")                        \
+#define BUDDY_STATS(X)                                                                             \
+    X(malloc_calls, "blocks allocated (small and large)")                                          \
+    X(free_calls, "blocks freed (small and large)")                                                \
+    X(realloc_calls, "calls to realloc")                                                           \
+    X(realloc_in_place, "reallocs answered without moving")                                        \
+    X(aligned_calls, "aligned allocations")                                                        \
+    X(arenas, "arenas available")                                                                  \
+    X(arenas_used, "arenas that hold chunks")                                                      \
+    X(chunks, "64 KiB heap chunks mapped now")                                                     \
+    X(chunks_released, "heap chunks given back")                                                   \
+    X(heap_bytes_mapped, "bytes of heap chunks")                                                   \
+    X(heap_bytes_in_use, "bytes of buddy blocks in use (headers included)")                        \
+    X(heap_bytes_free, "bytes of buddy blocks in free lists")                                      \
+    X(large_in_use, "mapped large blocks in use")                                                  \
+    X(large_bytes_in_use, "bytes mapped for large blocks in use")                                  \
+    X(large_cached, "freed large mappings kept for reuse")                                         \
+    X(large_cached_bytes, "bytes of those")                                                        \
+    X(large_cache_hits, "large allocations served from the cache")                                 \
     X(large_shrunk, "large blocks shrunk in place")
 
 enum { BUDDY_STATS(HK_STAT_ENUM) BUDDY_STAT_COUNT };
 static const hk_stat_desc_t buddy_stat_desc[] = {BUDDY_STATS(HK_STAT_DESC)};
 
-#define ORDER_DESC(bytes)                                                                    \
-    {"used_" #bytes, "blocks of " #bytes " bytes in use"},                                 \
+#define ORDER_DESC(bytes)                                                                          \
+    {"used_" #bytes, "blocks of " #bytes " bytes in use"},                                         \
         {"free_" #bytes, "blocks of " #bytes " bytes free"},
-static const hk_stat_desc_t order_desc[] = {ORDER_DESC(32) ORDER_DESC(64) ORDER_DESC(128)
-                                                ORDER_DESC(256) ORDER_DESC(512)
-                                                    ORDER_DESC(1024) ORDER_DESC(2048)};
+static const hk_stat_desc_t order_desc[] = {ORDER_DESC(32) ORDER_DESC(64) ORDER_DESC(
+    128) ORDER_DESC(256) ORDER_DESC(512) ORDER_DESC(1024) ORDER_DESC(2048)};
 _Static_assert(HK_ARRAY_LEN(order_desc) == 2 * BUDDY_ORDERS, "one used/free pair per order");
 
 /* Sums the arenas (each under its own lock, one at a time) and the large-block figures. */
@@ -323,7 +327,8 @@ void hk_engine_mallinfo(struct mallinfo2 *out)
     uint64_t values[BUDDY_STAT_COUNT], orders[2 * BUDDY_ORDERS];
     collect(values, orders);
     size_t free_count = 0;
-    for (unsigned level = 0; level < BUDDY_ORDERS; level++) free_count += orders[2 * level + 1];
+    for (unsigned level = 0; level < BUDDY_ORDERS; level++)
+        free_count += orders[2 * level + 1];
     out->arena = values[STAT_heap_bytes_mapped];
     out->ordblks = free_count;
     out->hblks = values[STAT_large_in_use];

@@ -27,8 +27,10 @@ static void list_push(buddy_arena_t *arena, buddy_block_t *block, unsigned level
 static void list_remove(buddy_arena_t *arena, buddy_block_t *block)
 {
     unsigned level = block->level;
-    if (block->previous) block->previous->next = block->next;
-    else arena->free_list[level] = block->next;
+    if (block->previous)
+        block->previous->next = block->next;
+    else
+        arena->free_list[level] = block->next;
     if (block->next) block->next->previous = block->previous;
     arena->free_blocks[level]--;
 }
@@ -75,8 +77,10 @@ static void chunk_release(buddy_arena_t *arena, buddy_chunk_t *chunk)
     for (size_t offset = BUDDY_MAX_BLOCK_BYTES; offset < chunk->frontier;
          offset += BUDDY_MAX_BLOCK_BYTES)
         list_remove(arena, block_at(chunk, offset));
-    if (chunk->previous) chunk->previous->next = chunk->next;
-    else arena->chunks = chunk->next;
+    if (chunk->previous)
+        chunk->previous->next = chunk->next;
+    else
+        arena->chunks = chunk->next;
     if (chunk->next) chunk->next->previous = chunk->previous;
     if (arena->current == chunk) arena->current = NULL;
     arena->chunk_count--;
@@ -108,7 +112,8 @@ static buddy_block_t *chunk_carve(buddy_arena_t *arena)
 buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
 {
     unsigned found = level;
-    while (found < BUDDY_ORDERS && !arena->free_list[found]) found++;
+    while (found < BUDDY_ORDERS && !arena->free_list[found])
+        found++;
     buddy_block_t *block;
     if (found < BUDDY_ORDERS) {
         block = arena->free_list[found];
@@ -183,12 +188,12 @@ bool buddy_release_idle(buddy_arena_t *arena)
 
 /* ---- Invariant checker --------------------------------------------------------------------- */
 
-#define CHECK(cond, message)                                                                 \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            if (why) *why = message;                                                         \
-            return false;                                                                    \
-        }                                                                                    \
+#define CHECK(cond, message)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (why) *why = message;                                                               \
+            return false;                                                                          \
+        }                                                                                          \
     } while (0)
 
 /* Walks one chunk block by block (each block's level says how far the next one is), checking

@@ -25,15 +25,15 @@ typedef struct {
 } large_record_t;
 
 typedef struct {
-    void *start;     /* the mapping (its record) */
-    size_t length;   /* its bytes */
+    void *start;   /* the mapping (its record) */
+    size_t length; /* its bytes */
 } cache_entry_t;
 
 static hk_lock_t large_lock = HK_LOCK_INIT; /* guards the cache */
 static cache_entry_t cache[LARGE_CACHE_SLOTS];
 static unsigned cache_count;
 static size_t cache_bytes;
-static buddy_large_stats_t stats;           /* updated with relaxed atomics */
+static buddy_large_stats_t stats; /* updated with relaxed atomics */
 
 static inline large_record_t *record_of(const buddy_block_t *tag)
 {
@@ -99,7 +99,7 @@ void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed)
     bool plain = alignment <= BUDDY_LARGE_PREFIX_BYTES;
     /* Up to a page, an alignment is met at a fixed offset from the (page-aligned) start;
      * beyond, anywhere in the first alignment bytes. */
-    size_t prefix = plain ? BUDDY_LARGE_PREFIX_BYTES
+    size_t prefix = plain               ? BUDDY_LARGE_PREFIX_BYTES
                     : alignment <= page ? alignment
                                         : alignment + BUDDY_LARGE_PREFIX_BYTES;
     size_t length;
@@ -115,10 +115,10 @@ void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed)
         }
     }
     if (!start && sys_map(length, &start) != 0) return NULL;
-    char *payload = alignment <= page
-                        ? (char *)start + prefix
-                        : (char *)hk_align_up_small((uintptr_t)start + BUDDY_LARGE_PREFIX_BYTES,
-                                                    alignment);
+    char *payload =
+        alignment <= page
+            ? (char *)start + prefix
+            : (char *)hk_align_up_small((uintptr_t)start + BUDDY_LARGE_PREFIX_BYTES, alignment);
     buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
     if (fresh && !buddy_pagemap_set(tag, 1, PAGE_LARGE_TAG)) {
         sys_unmap(start, length);
@@ -152,7 +152,8 @@ void buddy_large_free(buddy_block_t *tag)
 size_t buddy_large_usable(const buddy_block_t *tag)
 {
     const large_record_t *record = record_of(tag);
-    return (size_t)((const char *)record + record->length - ((const char *)tag + BUDDY_HEADER_BYTES));
+    return (size_t)((const char *)record + record->length -
+                    ((const char *)tag + BUDDY_HEADER_BYTES));
 }
 
 void buddy_large_shrink(buddy_block_t *tag, size_t size)
