@@ -518,3 +518,30 @@ Test(misuse, realloc_of_a_freed_block_aborts, .signal = SIGABRT)
     hk_engine_free(p, "free");
     hk_engine_realloc(p, 128, "realloc");
 }
+
+/* ---- Checked mode (HEAPKIT_CHECK=1) ---------------------------------------------------------- */
+
+Test(checked, normal_use_passes_the_per_operation_check)
+{
+    setenv("HEAPKIT_CHECK", "1", 1);
+    void *blocks[300];
+    for (int i = 0; i < 300; i++)
+        blocks[i] = hk_engine_malloc((size_t)(i * 7) % 2000);
+    for (int i = 0; i < 300; i += 2)
+        blocks[i] = hk_engine_realloc(blocks[i], 10, "realloc");
+    for (int i = 0; i < 300; i++)
+        hk_engine_free(blocks[i], "free");
+    expect_all_arenas_sound();
+}
+
+Test(checked, a_header_overwritten_after_free_is_caught_at_the_next_free, .signal = SIGABRT)
+{
+    setenv("HEAPKIT_CHECK", "1", 1);
+    char *a = hk_engine_malloc(40), *b = hk_engine_malloc(40), *c = hk_engine_malloc(40);
+    hk_engine_free(a, "free");
+    /* A write through a dangling pointer that reaches the free block's header. */
+    buddy_block_t *header = (buddy_block_t *)(a - BUDDY_HEADER_BYTES);
+    header->level = 4;
+    hk_engine_free(c, "free");
+    (void)b;
+}

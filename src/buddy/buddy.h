@@ -110,8 +110,9 @@ static inline buddy_chunk_t *buddy_chunk_of(const void *p)
 
 /* A block of order level, or NULL when no chunk can be mapped. */
 buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level);
-/* Frees block (status checked by the caller), merging with its buddies. */
-void buddy_free_block(buddy_arena_t *arena, buddy_block_t *block);
+/* Frees block (status checked by the caller), merging with its buddies. Returns false when
+ * that emptied its chunk and the chunk was unmapped. */
+bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block);
 /* Shrinks an allocated block to order level (< its own), freeing the upper halves. */
 void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level);
 /* Unmaps every chunk of the arena with nothing in use; true when it released one. */
@@ -119,6 +120,8 @@ bool buddy_release_idle(buddy_arena_t *arena);
 /* Checks every invariant of arena; on a violation writes one line naming it to *why (if not
  * NULL) and returns false. */
 bool buddy_check(buddy_arena_t *arena, const char **why);
+/* The same checks for the one chunk holding p (the per-operation check of HEAPKIT_CHECK=1). */
+bool buddy_check_chunk(buddy_arena_t *arena, const void *p, const char **why);
 
 /* ---- Arenas (buddy_arena.c) ---------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include "core/checked.h"
 #include "core/fatal.h"
 #include "core/fmt.h"
+#include "core/options.h"
 #include "core/stats.h"
 #include "front/engine.h"
 #include "os/sys.h"
@@ -23,6 +24,35 @@ static inline void *payload_of(buddy_block_t *block)
     return (char *)block + BUDDY_HEADER_BYTES;
 }
 
+/* HEAPKIT_CHECK=1: after every small allocation and free, the chunk involved is walked with
+ * the invariant checker (a few thousand blocks at most) and a violation ends the process.
+ * Read once, at the first allocation after the environment is readable. */
+enum { CHECK_UNREAD, CHECK_OFF, CHECK_ON };
+static int checked_mode = CHECK_UNREAD;
+
+static HK_NOINLINE HK_COLD bool checked_mode_read(void)
+{
+    if (!hk_env_ready()) return false;
+    int mode = hk_env_bool("HEAPKIT_CHECK", false) ? CHECK_ON : CHECK_OFF;
+    __atomic_store_n(&checked_mode, mode, __ATOMIC_RELAXED);
+    return mode == CHECK_ON;
+}
+
+static inline bool checked(void)
+{
+    int mode = __atomic_load_n(&checked_mode, __ATOMIC_RELAXED);
+    if (hk_likely(mode == CHECK_OFF)) return false;
+    return mode == CHECK_ON || checked_mode_read();
+}
+
+/* Called under the arena's lock. */
+static HK_NOINLINE HK_COLD void check_after(buddy_arena_t *arena, const void *p, const char *who)
+{
+    const char *why = NULL;
+    if (!buddy_check_chunk(arena, p, &why))
+        hk_fatal("heap corrupted (%s) near %p in %s()", why, p, who);
+}
+
 /* status: BLOCK_USED, or BLOCK_USED_ALIGNED; set under the lock, since a free of the block's
  * buddy in another thread reads it there. */
 static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
@@ -31,6 +61,7 @@ static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
     buddy_block_t *block = buddy_alloc_block(arena, level);
     if (block) block->status = status;
     arena->malloc_calls++;
+    if (hk_unlikely(checked()) && block) check_after(arena, block, "malloc");
     buddy_arena_unlock(arena);
     return block;
 }
@@ -152,8 +183,9 @@ static void small_free(const void *p, found_t found, const char *who)
     buddy_arena_lock(arena);
     if (hk_unlikely(found.block->status != expected)) report_freed(p, who);
     if (found.kind == FOUND_ALIGNED) found.tag->status = TAG_ALIGNED_FREED;
-    buddy_free_block(arena, found.block);
+    bool chunk_kept = buddy_free_block(arena, found.block);
     arena->free_calls++;
+    if (hk_unlikely(checked()) && chunk_kept) check_after(arena, found.block, who);
     buddy_arena_unlock(arena);
 }
 
@@ -223,6 +255,7 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
         if (hk_unlikely(found.block->status != BLOCK_USED)) report_freed(p, who);
         if (level < found.block->level) buddy_shrink_block(arena, found.block, level);
         arena->realloc_in_place++;
+        if (hk_unlikely(checked())) check_after(arena, found.block, who);
         buddy_arena_unlock(arena);
         return p;
     }

@@ -136,7 +136,7 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
     return block;
 }
 
-void buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
+bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
 {
     buddy_chunk_t *chunk = buddy_chunk_of(block);
     unsigned level = block->level;
@@ -157,8 +157,11 @@ void buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
     }
     list_push(arena, block, level);
     if (--chunk->live_blocks == 0 && ++arena->empty_chunks > BUDDY_EMPTY_CHUNKS_KEPT &&
-        chunk != arena->current)
+        chunk != arena->current) {
         chunk_release(arena, chunk);
+        return false;
+    }
+    return true;
 }
 
 void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
@@ -231,6 +234,12 @@ static bool check_chunk(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *fr
     }
     CHECK(live == chunk->live_blocks, "chunk live count differs from its blocks");
     return true;
+}
+
+bool buddy_check_chunk(buddy_arena_t *arena, const void *p, const char **why)
+{
+    uint64_t free_seen[BUDDY_ORDERS] = {0}, used_seen[BUDDY_ORDERS] = {0};
+    return check_chunk(arena, buddy_chunk_of(p), free_seen, used_seen, why);
 }
 
 bool buddy_check(buddy_arena_t *arena, const char **why)
