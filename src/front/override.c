@@ -219,12 +219,23 @@ HK_EXPORT int malloc_info(int options, FILE *stream)
 
 /* HEAPKIT_SHOW_STATS=1 prints the statistics when the program exits: to stderr, or appended to
  * HEAPKIT_STATS_FILE; HEAPKIT_STATS_JSON=1 prints one JSON object per process instead. */
+/* Programs built with gnulib (coreutils: sort, tail, ls …) close stderr in an atexit handler,
+ * which runs before this library's destructor; a close-on-exec copy of fd 2 taken at start-up
+ * keeps the report's destination open for them. */
+static int stats_stderr_copy = -1;
+
+__attribute__((constructor)) static void stats_keep_stderr(void)
+{
+    if (hk_env_bool("HEAPKIT_SHOW_STATS", false))
+        stats_stderr_copy = fcntl(2, F_DUPFD_CLOEXEC, 100);
+}
+
 __attribute__((destructor)) static void stats_at_exit(void)
 {
     if (!hk_env_bool("HEAPKIT_SHOW_STATS", false)) return;
     bool json = hk_env_bool("HEAPKIT_STATS_JSON", false);
     const char *path = hk_env_lookup("HEAPKIT_STATS_FILE");
-    int fd = 2;
+    int fd = fcntl(2, F_GETFD) < 0 && stats_stderr_copy >= 0 ? stats_stderr_copy : 2;
     if (path && *path) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) return;

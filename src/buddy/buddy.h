@@ -1,0 +1,177 @@
+/* The buddy engine's internal interface (spec 003): block and chunk layout, arenas, the page
+ * map that says which addresses are ours, large mappings. Only src/buddy and its tests include
+ * this; the rest of heapkit reaches the engine through front/engine.h. */
+#ifndef HK_BUDDY_BUDDY_H
+#define HK_BUDDY_BUDDY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/lock.h"
+
+/* ---- Limits ------------------------------------------------------------------------------ */
+
+/* Orders: block sizes 32, 64, …, 2048 bytes (seven free lists, as the spec has). Order i holds
+ * blocks of BUDDY_MIN_BLOCK_BYTES << i, header included. */
+#define BUDDY_MIN_SHIFT       5
+#define BUDDY_MAX_SHIFT       11
+#define BUDDY_ORDERS          (BUDDY_MAX_SHIFT - BUDDY_MIN_SHIFT + 1)
+#define BUDDY_MIN_BLOCK_BYTES ((size_t)1 << BUDDY_MIN_SHIFT)
+#define BUDDY_MAX_BLOCK_BYTES ((size_t)1 << BUDDY_MAX_SHIFT)
+/* An allocated block keeps status, level and one spare word before its payload (16 bytes, so
+ * payloads stay 16-byte aligned); a free block also uses the next 8 bytes for `previous`. */
+#define BUDDY_HEADER_BYTES    16
+#define BUDDY_MAX_SMALL_BYTES (BUDDY_MAX_BLOCK_BYTES - BUDDY_HEADER_BYTES)
+/* Heaps grow by chunks of this size, aligned to it, so ptr -> chunk is a mask. */
+#define BUDDY_CHUNK_BYTES ((size_t)64 * 1024)
+/* Empty chunks an arena keeps (its current one included) before unmapping one that empties:
+ * a little hysteresis, so a heap that shrinks and grows by one chunk does not map each time. */
+#define BUDDY_EMPTY_CHUNKS_KEPT 3
+/* The most arenas, whatever the CPU count. */
+#define BUDDY_ARENAS_MAX 64
+/* A plain large mapping starts with its record (length) and then the tag: payload at +32. */
+#define BUDDY_LARGE_PREFIX_BYTES 32
+
+/* Block status words. A magic in the high half catches pointers we never returned. */
+enum {
+    BLOCK_FREE = 0xB0DD0001u,         /* in its order's free list */
+    BLOCK_USED = 0xB0DD0002u,         /* handed out; payload at header + 16 */
+    BLOCK_USED_ALIGNED = 0xB0DD0003u, /* handed out with an inner tag at an aligned payload */
+    BLOCK_MERGED = 0xB0DD0004u,       /* was the upper buddy of a merge: stale, freed */
+    BLOCK_PINNED = 0xB0DD0005u,       /* the chunk header's block, never free */
+    TAG_ALIGNED = 0xB0DD0006u,        /* inner tag of an aligned payload inside a buddy block */
+    TAG_ALIGNED_FREED = 0xB0DD0007u,  /* the same, after the block was freed */
+    TAG_LARGE = 0xB0DD0008u,          /* tag of a directly mapped block */
+    TAG_LARGE_FREED = 0xB0DD0009u,    /* a mapped block freed into the large cache */
+};
+#define LEVEL_LARGE 0xFFu
+
+/* The spec's BlockHeader. next/previous are meaningful while the block is free; while it is in
+ * use the payload starts at `previous` and `next` is a spare word (the inner tag's back link). */
+typedef struct buddy_block {
+    uint32_t status;              /* one of the BLOCK_ and TAG_ values */
+    uint32_t level;               /* order index, 0 = 32-byte blocks */
+    struct buddy_block *next;     /* free list successor (or spare word when used) */
+    struct buddy_block *previous; /* free list predecessor (overlaps the payload) */
+} buddy_block_t;
+
+struct buddy_arena;
+
+/* The header of a chunk: lives in the chunk's first block (pinned, order CHUNK_HEADER_LEVEL),
+ * so its first two fields read like a block header. */
+typedef struct buddy_chunk {
+    uint32_t status;           /* BLOCK_PINNED */
+    uint32_t level;            /* CHUNK_HEADER_LEVEL */
+    struct buddy_arena *arena; /* owner: frees from any thread come back to it */
+    struct buddy_chunk *next;  /* the arena's chunk list */
+    struct buddy_chunk *previous;
+    uint32_t frontier;    /* offset of the first never-used byte (page-at-a-time growth) */
+    uint32_t live_blocks; /* blocks handed out from this chunk */
+} buddy_chunk_t;
+#define CHUNK_HEADER_LEVEL 1 /* the header takes one 64-byte block */
+
+/* An arena: a heap of chunks with its own lock and free lists. */
+typedef struct buddy_arena {
+    hk_lock_t lock;                         /* guards everything below */
+    buddy_block_t *free_list[BUDDY_ORDERS]; /* doubly linked, NULL-terminated */
+    buddy_chunk_t *chunks;                  /* every chunk this arena owns */
+    buddy_chunk_t *current;                 /* the chunk new top-order blocks come from */
+    uint64_t used_blocks[BUDDY_ORDERS];     /* blocks handed out, per order */
+    uint64_t free_blocks[BUDDY_ORDERS];     /* blocks in the free lists, per order */
+    uint64_t chunk_count;                   /* chunks mapped now */
+    uint64_t empty_chunks;                  /* chunks with no block in use (kept for reuse) */
+    uint64_t chunks_released;               /* chunks given back to the kernel */
+    uint64_t malloc_calls;                  /* small allocations served */
+    uint64_t free_calls;                    /* small blocks freed */
+    uint64_t realloc_in_place;              /* reallocs answered without moving */
+    uint32_t index;                         /* position in buddy_arenas */
+} buddy_arena_t;
+
+static inline size_t buddy_order_bytes(unsigned level)
+{
+    return BUDDY_MIN_BLOCK_BYTES << level;
+}
+
+/* The order whose blocks hold need bytes (header included; need <= BUDDY_MAX_BLOCK_BYTES). */
+static inline unsigned buddy_level_for(size_t need)
+{
+    if (need <= BUDDY_MIN_BLOCK_BYTES) return 0;
+    return (unsigned)(64 - __builtin_clzll((unsigned long long)need - 1)) - BUDDY_MIN_SHIFT;
+}
+
+static inline buddy_chunk_t *buddy_chunk_of(const void *p)
+{
+    return (buddy_chunk_t *)((uintptr_t)p & ~(uintptr_t)(BUDDY_CHUNK_BYTES - 1));
+}
+
+/* ---- Heap (buddy_heap.c): all under the arena's lock --------------------------------------- */
+
+/* A block of order level, or NULL when no chunk can be mapped. */
+buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level);
+/* Frees block (status checked by the caller), merging with its buddies. Returns false when
+ * that emptied its chunk and the chunk was unmapped. */
+bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block);
+/* Shrinks an allocated block to order level (< its own), freeing the upper halves. */
+void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level);
+/* Unmaps every chunk of the arena with nothing in use; true when it released one. */
+bool buddy_release_idle(buddy_arena_t *arena);
+/* Checks every invariant of arena; on a violation writes one line naming it to *why (if not
+ * NULL) and returns false. */
+bool buddy_check(buddy_arena_t *arena, const char **why);
+/* The same checks for the one chunk holding p (the per-operation check of HEAPKIT_CHECK=1). */
+bool buddy_check_chunk(buddy_arena_t *arena, const void *p, const char **why);
+
+/* ---- Arenas (buddy_arena.c) ---------------------------------------------------------------- */
+
+extern buddy_arena_t buddy_arenas[BUDDY_ARENAS_MAX];
+/* How many arenas are in use (4 per CPU, at most BUDDY_ARENAS_MAX). */
+unsigned buddy_arena_count(void);
+/* The calling thread's arena, locked. */
+buddy_arena_t *buddy_arena_acquire(void);
+/* Locks the arena that owns chunk (a free from any thread). */
+static inline void buddy_arena_lock(buddy_arena_t *arena)
+{
+    hk_lock_register(&arena->lock);
+    hk_lock(&arena->lock);
+}
+static inline void buddy_arena_unlock(buddy_arena_t *arena)
+{
+    hk_unlock(&arena->lock);
+}
+
+/* ---- Page map (buddy_pagemap.c): which pages are ours ------------------------------------ */
+
+enum { PAGE_NOT_OURS = 0, PAGE_SMALL_CHUNK = 1, PAGE_LARGE_TAG = 2 };
+/* Marks the pages of [addr, addr + size) as kind; false when the map cannot grow. */
+bool buddy_pagemap_set(const void *addr, size_t size, uint8_t kind);
+/* The kind of the page holding addr. Never faults, whatever addr is. */
+uint8_t buddy_pagemap_get(const void *addr);
+
+/* ---- Large blocks (buddy_large.c): mapped directly, with a small cache ---------------------- */
+
+typedef struct {
+    uint64_t allocs;       /* large blocks handed out */
+    uint64_t frees;        /* large blocks freed */
+    uint64_t live;         /* large blocks in use */
+    uint64_t live_bytes;   /* bytes mapped for them */
+    uint64_t cached;       /* freed mappings kept for reuse */
+    uint64_t cached_bytes; /* their bytes */
+    uint64_t cache_hits;   /* allocations served from the cache */
+    uint64_t shrunk;       /* reallocs that unmapped a block's tail */
+} buddy_large_stats_t;
+
+/* A mapped block of size bytes whose payload is aligned to alignment (16 or more). */
+void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed);
+/* Frees the large block whose tag is at tag (already validated as TAG_LARGE). */
+void buddy_large_free(buddy_block_t *tag);
+/* The usable bytes of the large block with this tag. */
+size_t buddy_large_usable(const buddy_block_t *tag);
+/* Shrinks in place by unmapping whole tail pages; the block keeps at least size bytes. */
+void buddy_large_shrink(buddy_block_t *tag, size_t size);
+/* Unmaps every cached mapping; true when there was one. */
+bool buddy_large_trim(void);
+void buddy_large_stats(buddy_large_stats_t *out);
+
+#endif

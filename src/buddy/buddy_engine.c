@@ -1,0 +1,400 @@
+/* The engine contract (front/engine.h) over the buddy heap: requests of up to 2032 bytes (2048
+ * with the header) come from the calling thread's arena, larger ones are mapped directly.
+ * Every free finds its block through the page map and the 16 bytes before the payload, and
+ * checks them: a pointer in no chunk or mapping of ours, a header without our magic, or a block
+ * already free ends the process with one line naming the call. */
+#include <malloc.h>
+#include <string.h>
+
+#include "buddy/buddy.h"
+#include "core/checked.h"
+#include "core/fatal.h"
+#include "core/fmt.h"
+#include "core/options.h"
+#include "core/stats.h"
+#include "front/engine.h"
+#include "os/sys.h"
+
+const char hk_engine_name[] = "heapkit-buddy";
+
+/* ---- Small blocks -------------------------------------------------------------------------- */
+
+static inline void *payload_of(buddy_block_t *block)
+{
+    return (char *)block + BUDDY_HEADER_BYTES;
+}
+
+/* HEAPKIT_CHECK=1: after every small allocation and free, the chunk involved is walked with
+ * the invariant checker (a few thousand blocks at most) and a violation ends the process.
+ * Read once, at the first allocation after the environment is readable. */
+enum { CHECK_UNREAD, CHECK_OFF, CHECK_ON };
+static int checked_mode = CHECK_UNREAD;
+
+static HK_NOINLINE HK_COLD bool checked_mode_read(void)
+{
+    if (!hk_env_ready()) return false;
+    int mode = hk_env_bool("HEAPKIT_CHECK", false) ? CHECK_ON : CHECK_OFF;
+    __atomic_store_n(&checked_mode, mode, __ATOMIC_RELAXED);
+    return mode == CHECK_ON;
+}
+
+static inline bool checked(void)
+{
+    int mode = __atomic_load_n(&checked_mode, __ATOMIC_RELAXED);
+    if (hk_likely(mode == CHECK_OFF)) return false;
+    return mode == CHECK_ON || checked_mode_read();
+}
+
+/* Called under the arena's lock. */
+static HK_NOINLINE HK_COLD void check_after(buddy_arena_t *arena, const void *p, const char *who)
+{
+    const char *why = NULL;
+    if (!buddy_check_chunk(arena, p, &why))
+        hk_fatal("heap corrupted (%s) near %p in %s()", why, p, who);
+}
+
+/* status: BLOCK_USED, or BLOCK_USED_ALIGNED; set under the lock, since a free of the block's
+ * buddy in another thread reads it there. */
+static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
+{
+    buddy_arena_t *arena = buddy_arena_acquire();
+    buddy_block_t *block = buddy_alloc_block(arena, level);
+    if (block) block->status = status;
+    arena->malloc_calls++;
+    if (hk_unlikely(checked()) && block) check_after(arena, block, "malloc");
+    buddy_arena_unlock(arena);
+    return block;
+}
+
+void *hk_engine_malloc(size_t size)
+{
+    if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
+        buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
+        return hk_likely(block != NULL) ? payload_of(block) : NULL;
+    }
+    if (size > PTRDIFF_MAX) return NULL;
+    return buddy_large_alloc(size, BUDDY_HEADER_BYTES, false);
+}
+
+void *hk_engine_calloc(size_t size)
+{
+    if (size <= BUDDY_MAX_SMALL_BYTES) {
+        buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
+        if (!block) return NULL;
+        return memset(payload_of(block), 0, size);
+    }
+    if (size > PTRDIFF_MAX) return NULL;
+    return buddy_large_alloc(size, BUDDY_HEADER_BYTES, true);
+}
+
+static uint64_t aligned_calls, realloc_calls, realloc_in_place_large;
+
+/* alignment: a power of two above 16. A buddy block of order 2^k starts at a multiple of 2^k
+ * in its (aligned) chunk, so in a block of at least alignment + size bytes the payload sits at
+ * block + alignment, with a 16-byte inner tag before it that points back to the block. */
+void *hk_engine_aligned(size_t alignment, size_t size)
+{
+    hk_stat_add(&aligned_calls, 1);
+    if (size > PTRDIFF_MAX || alignment > PTRDIFF_MAX) return NULL;
+    size_t room = size < BUDDY_HEADER_BYTES ? BUDDY_HEADER_BYTES : size;
+    if (alignment <= BUDDY_MAX_BLOCK_BYTES / 2 && room <= BUDDY_MAX_BLOCK_BYTES - alignment) {
+        buddy_block_t *block = small_alloc(buddy_level_for(alignment + room), BLOCK_USED_ALIGNED);
+        if (!block) return NULL;
+        char *payload = (char *)block + alignment;
+        buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
+        tag->status = TAG_ALIGNED;
+        tag->level = block->level;
+        tag->next = block;
+        return payload;
+    }
+    return buddy_large_alloc(size, alignment, false);
+}
+
+/* ---- Finding and checking a block from a pointer -------------------------------------------- */
+
+typedef enum { FOUND_SMALL, FOUND_ALIGNED, FOUND_LARGE } found_kind_t;
+
+typedef struct {
+    found_kind_t kind;
+    buddy_block_t *block; /* the buddy block, or the large block's tag */
+    buddy_block_t *tag;   /* the 16 bytes before the payload */
+} found_t;
+
+static HK_NOINLINE HK_COLD void report_invalid(const void *p, const char *who)
+{
+    hk_fatal("invalid pointer %p in %s()", p, who);
+}
+
+static HK_NOINLINE HK_COLD void report_freed(const void *p, const char *who)
+{
+    if (strcmp(who, "malloc_usable_size") == 0) hk_fatal("use of freed pointer %p in %s()", p, who);
+    hk_fatal("double free of %p in %s()", p, who);
+}
+
+static inline bool is_freed_status(uint32_t status)
+{
+    return status == BLOCK_FREE || status == BLOCK_MERGED || status == TAG_ALIGNED_FREED ||
+           status == TAG_LARGE_FREED;
+}
+
+/* A block header we may trust: our magic, a level in range, at a multiple of its size past
+ * the chunk header. */
+static inline bool block_is_sound(const buddy_chunk_t *chunk, const buddy_block_t *block)
+{
+    size_t offset = (size_t)((const char *)block - (const char *)chunk);
+    /* The frontier moves under the owner's lock; it only grows, so a stale value is safe. */
+    uint32_t frontier = __atomic_load_n(&chunk->frontier, __ATOMIC_RELAXED);
+    return block->level < BUDDY_ORDERS && offset >= buddy_order_bytes(CHUNK_HEADER_LEVEL) &&
+           offset < frontier && (offset & (buddy_order_bytes(block->level) - 1)) == 0;
+}
+
+static inline found_t find_block(const void *p, const char *who)
+{
+    buddy_block_t *tag = (buddy_block_t *)((char *)p - BUDDY_HEADER_BYTES);
+    uint8_t page =
+        ((uintptr_t)p & (BUDDY_HEADER_BYTES - 1)) == 0 ? buddy_pagemap_get(tag) : PAGE_NOT_OURS;
+    if (hk_likely(page == PAGE_SMALL_CHUNK)) {
+        buddy_chunk_t *chunk = buddy_chunk_of(tag);
+        uint32_t status = tag->status;
+        if (hk_likely(status == BLOCK_USED) && block_is_sound(chunk, tag))
+            return (found_t){FOUND_SMALL, tag, tag};
+        if (status == TAG_ALIGNED) {
+            buddy_block_t *block = tag->next;
+            if (buddy_chunk_of(block) == chunk && block < tag && block_is_sound(chunk, block) &&
+                block->status == BLOCK_USED_ALIGNED && block->level == tag->level)
+                return (found_t){FOUND_ALIGNED, block, tag};
+        }
+        if (is_freed_status(status)) report_freed(p, who);
+    } else if (page == PAGE_LARGE_TAG) {
+        if (tag->status == TAG_LARGE && tag->level == LEVEL_LARGE)
+            return (found_t){FOUND_LARGE, tag, tag};
+        if (tag->status == TAG_LARGE_FREED) report_freed(p, who);
+    }
+    report_invalid(p, who);
+    __builtin_unreachable();
+}
+
+/* Frees a buddy block under its owner's lock, checking its status there so that two threads
+ * freeing one block cannot both succeed. */
+static void small_free(const void *p, found_t found, const char *who)
+{
+    buddy_arena_t *arena = buddy_chunk_of(found.block)->arena;
+    uint32_t expected = found.kind == FOUND_ALIGNED ? BLOCK_USED_ALIGNED : BLOCK_USED;
+    buddy_arena_lock(arena);
+    if (hk_unlikely(found.block->status != expected)) report_freed(p, who);
+    if (found.kind == FOUND_ALIGNED) found.tag->status = TAG_ALIGNED_FREED;
+    bool chunk_kept = buddy_free_block(arena, found.block);
+    arena->free_calls++;
+    if (hk_unlikely(checked()) && chunk_kept) check_after(arena, found.block, who);
+    buddy_arena_unlock(arena);
+}
+
+void hk_engine_free(void *p, const char *who)
+{
+    found_t found = find_block(p, who);
+    if (hk_likely(found.kind != FOUND_LARGE))
+        small_free(p, found, who);
+    else
+        buddy_large_free(found.tag);
+}
+
+static size_t usable_of(const void *p, found_t found)
+{
+    switch (found.kind) {
+    case FOUND_SMALL:
+        return buddy_order_bytes(found.block->level) - BUDDY_HEADER_BYTES;
+    case FOUND_ALIGNED:
+        return (size_t)((const char *)found.block + buddy_order_bytes(found.block->level) -
+                        (const char *)p);
+    case FOUND_LARGE:
+        return buddy_large_usable(found.tag);
+    }
+    return 0;
+}
+
+size_t hk_engine_usable_size(const void *p, const char *who)
+{
+    return usable_of(p, find_block(p, who));
+}
+
+/* ---- realloc -------------------------------------------------------------------------------- */
+
+/* A large block that grows by realloc is mapped with half as much again: a block grown
+ * step by step (a vector, a string builder) then moves O(log n) times instead of at every
+ * step, and the untouched headroom costs address space, not memory. */
+#define LARGE_GROWTH_HEADROOM_DIVISOR 2
+
+static void *realloc_move(void *p, found_t found, size_t usable, size_t size, const char *who)
+{
+    void *q = NULL;
+    if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
+        q = buddy_large_alloc(size + size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
+                              false);
+    if (!q) q = hk_engine_malloc(size);
+    if (!q) return NULL;
+    memcpy(q, p, usable < size ? usable : size);
+    if (found.kind == FOUND_LARGE)
+        buddy_large_free(found.tag);
+    else
+        small_free(p, found, who);
+    return q;
+}
+
+void *hk_engine_realloc(void *p, size_t size, const char *who)
+{
+    hk_stat_add(&realloc_calls, 1);
+    found_t found = find_block(p, who);
+    if (size > PTRDIFF_MAX) return NULL;
+    size_t usable = usable_of(p, found);
+    if (found.kind == FOUND_SMALL && size <= BUDDY_MAX_SMALL_BYTES) {
+        /* Same order: nothing to do; a lower order: give back the upper halves. */
+        unsigned level = buddy_level_for(size + BUDDY_HEADER_BYTES);
+        buddy_arena_t *arena = buddy_chunk_of(found.block)->arena;
+        if (level > found.block->level) return realloc_move(p, found, usable, size, who);
+        buddy_arena_lock(arena);
+        if (hk_unlikely(found.block->status != BLOCK_USED)) report_freed(p, who);
+        if (level < found.block->level) buddy_shrink_block(arena, found.block, level);
+        arena->realloc_in_place++;
+        if (hk_unlikely(checked())) check_after(arena, found.block, who);
+        buddy_arena_unlock(arena);
+        return p;
+    }
+    if (found.kind == FOUND_ALIGNED && size <= usable) return p;
+    if (found.kind == FOUND_LARGE && size <= usable && size > BUDDY_MAX_SMALL_BYTES) {
+        /* Keep growth headroom; give back the tail when the block halves. */
+        if (size <= usable / 2) buddy_large_shrink(found.tag, size);
+        hk_stat_add(&realloc_in_place_large, 1);
+        return p;
+    }
+    return realloc_move(p, found, usable, size, who);
+}
+
+/* ---- Trim, statistics ----------------------------------------------------------------------- */
+
+bool hk_engine_trim(size_t pad)
+{
+    (void)pad;
+    bool released = buddy_large_trim();
+    unsigned count = buddy_arena_count();
+    for (unsigned i = 0; i < count; i++) {
+        buddy_arena_t *arena = &buddy_arenas[i];
+        buddy_arena_lock(arena);
+        released |= buddy_release_idle(arena);
+        buddy_arena_unlock(arena);
+    }
+    return released;
+}
+
+#define BUDDY_STATS(X)                                                                             \
+    X(malloc_calls, "blocks allocated (small and large)")                                          \
+    X(free_calls, "blocks freed (small and large)")                                                \
+    X(realloc_calls, "calls to realloc")                                                           \
+    X(realloc_in_place, "reallocs answered without moving")                                        \
+    X(aligned_calls, "aligned allocations")                                                        \
+    X(arenas, "arenas available")                                                                  \
+    X(arenas_used, "arenas that hold chunks")                                                      \
+    X(chunks, "64 KiB heap chunks mapped now")                                                     \
+    X(chunks_released, "heap chunks given back")                                                   \
+    X(heap_bytes_mapped, "bytes of heap chunks")                                                   \
+    X(heap_bytes_in_use, "bytes of buddy blocks in use (headers included)")                        \
+    X(heap_bytes_free, "bytes of buddy blocks in free lists")                                      \
+    X(large_in_use, "mapped large blocks in use")                                                  \
+    X(large_bytes_in_use, "bytes mapped for large blocks in use")                                  \
+    X(large_cached, "freed large mappings kept for reuse")                                         \
+    X(large_cached_bytes, "bytes of those")                                                        \
+    X(large_cache_hits, "large allocations served from the cache")                                 \
+    X(large_shrunk, "large blocks shrunk in place")
+
+enum { BUDDY_STATS(HK_STAT_ENUM) BUDDY_STAT_COUNT };
+static const hk_stat_desc_t buddy_stat_desc[] = {BUDDY_STATS(HK_STAT_DESC)};
+
+#define ORDER_DESC(bytes)                                                                          \
+    {"used_" #bytes, "blocks of " #bytes " bytes in use"},                                         \
+        {"free_" #bytes, "blocks of " #bytes " bytes free"},
+static const hk_stat_desc_t order_desc[] = {ORDER_DESC(32) ORDER_DESC(64) ORDER_DESC(
+    128) ORDER_DESC(256) ORDER_DESC(512) ORDER_DESC(1024) ORDER_DESC(2048)};
+_Static_assert(HK_ARRAY_LEN(order_desc) == 2 * BUDDY_ORDERS, "one used/free pair per order");
+
+/* Sums the arenas (each under its own lock, one at a time) and the large-block figures. */
+static void collect(uint64_t *values, uint64_t *orders)
+{
+    memset(values, 0, BUDDY_STAT_COUNT * sizeof *values);
+    memset(orders, 0, 2 * BUDDY_ORDERS * sizeof *orders);
+    unsigned count = buddy_arena_count();
+    for (unsigned i = 0; i < count; i++) {
+        buddy_arena_t *arena = &buddy_arenas[i];
+        buddy_arena_lock(arena);
+        values[STAT_malloc_calls] += arena->malloc_calls;
+        values[STAT_free_calls] += arena->free_calls;
+        values[STAT_realloc_in_place] += arena->realloc_in_place;
+        values[STAT_arenas_used] += arena->chunk_count != 0;
+        values[STAT_chunks] += arena->chunk_count;
+        values[STAT_chunks_released] += arena->chunks_released;
+        for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
+            orders[2 * level] += arena->used_blocks[level];
+            orders[2 * level + 1] += arena->free_blocks[level];
+            values[STAT_heap_bytes_in_use] += arena->used_blocks[level] * buddy_order_bytes(level);
+            values[STAT_heap_bytes_free] += arena->free_blocks[level] * buddy_order_bytes(level);
+        }
+        buddy_arena_unlock(arena);
+    }
+    buddy_large_stats_t large;
+    buddy_large_stats(&large);
+    values[STAT_malloc_calls] += large.allocs;
+    values[STAT_free_calls] += large.frees;
+    values[STAT_realloc_calls] = __atomic_load_n(&realloc_calls, __ATOMIC_RELAXED);
+    values[STAT_realloc_in_place] += __atomic_load_n(&realloc_in_place_large, __ATOMIC_RELAXED);
+    values[STAT_aligned_calls] = __atomic_load_n(&aligned_calls, __ATOMIC_RELAXED);
+    values[STAT_arenas] = count;
+    values[STAT_heap_bytes_mapped] = values[STAT_chunks] * BUDDY_CHUNK_BYTES;
+    values[STAT_large_in_use] = large.live;
+    values[STAT_large_bytes_in_use] = large.live_bytes;
+    values[STAT_large_cached] = large.cached;
+    values[STAT_large_cached_bytes] = large.cached_bytes;
+    values[STAT_large_cache_hits] = large.cache_hits;
+    values[STAT_large_shrunk] = large.shrunk;
+}
+
+void hk_engine_mallinfo(struct mallinfo2 *out)
+{
+    uint64_t values[BUDDY_STAT_COUNT], orders[2 * BUDDY_ORDERS];
+    collect(values, orders);
+    size_t free_count = 0;
+    for (unsigned level = 0; level < BUDDY_ORDERS; level++)
+        free_count += orders[2 * level + 1];
+    out->arena = values[STAT_heap_bytes_mapped];
+    out->ordblks = free_count;
+    out->hblks = values[STAT_large_in_use];
+    out->hblkhd = values[STAT_large_bytes_in_use];
+    out->uordblks = values[STAT_heap_bytes_in_use];
+    out->fordblks = values[STAT_heap_bytes_free] + values[STAT_large_cached_bytes];
+    out->keepcost = 0;
+}
+
+void hk_engine_stats_print(int fd, bool json)
+{
+    uint64_t values[BUDDY_STAT_COUNT], orders[2 * BUDDY_ORDERS];
+    collect(values, orders);
+    char buf[6144];
+    size_t used = 0, cap = sizeof buf;
+#define APPEND(call) used += (call), used = used < cap ? used : cap - 1
+    if (json) {
+        APPEND(hk_snprintf(buf + used, cap - used, "{\"engine\": \"%s\", ", hk_engine_name));
+        APPEND(hk_stats_json(buf + used, cap - used, "buddy", buddy_stat_desc, values,
+                             BUDDY_STAT_COUNT));
+        APPEND(hk_snprintf(buf + used, cap - used, ", "));
+        APPEND(hk_stats_json(buf + used, cap - used, "orders", order_desc, orders,
+                             HK_ARRAY_LEN(order_desc)));
+        APPEND(hk_snprintf(buf + used, cap - used, ", "));
+        APPEND(hk_stats_sys_json(buf + used, cap - used));
+        APPEND(hk_snprintf(buf + used, cap - used, "}\n"));
+    } else {
+        APPEND(hk_stats_text(buf + used, cap - used, "buddy", buddy_stat_desc, values,
+                             BUDDY_STAT_COUNT));
+        APPEND(hk_stats_text(buf + used, cap - used, "orders", order_desc, orders,
+                             HK_ARRAY_LEN(order_desc)));
+        APPEND(hk_stats_sys_text(buf + used, cap - used));
+    }
+#undef APPEND
+    hk_write_all(fd, buf, used);
+}

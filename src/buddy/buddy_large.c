@@ -1,0 +1,201 @@
+/* Large blocks (more than 2048 bytes with their header, or alignments the buddy heap cannot
+ * give): each is its own mapping, as spec 003 says, sized in whole pages. The mapping starts
+ * with a record holding its length; the 16-byte tag right before the payload (the same shape
+ * as a block header: status, level, then the mapping's start) leads free() back to it, so a
+ * payload can sit at any alignment inside the mapping.
+ *
+ * A small cache keeps recently freed plain mappings (up to LARGE_CACHE_SLOTS, each at most
+ * LARGE_CACHE_ENTRY_MAX_BYTES) so programs that free and allocate the same sizes do not pay an
+ * mmap and munmap each time. A cached mapping keeps its page-map mark and a FREED tag, so a
+ * second free of it is reported as a double free. */
+#include <string.h>
+
+#include "buddy/buddy.h"
+#include "core/checked.h"
+#include "core/stats.h"
+#include "os/sys.h"
+
+#define LARGE_CACHE_SLOTS           32
+#define LARGE_CACHE_ENTRY_MAX_BYTES ((size_t)4 << 20)
+#define LARGE_CACHE_TOTAL_MAX_BYTES ((size_t)16 << 20)
+
+typedef struct {
+    size_t length;   /* bytes mapped, from the record's address */
+    size_t reserved; /* keeps the tag of a plain block at +16 */
+} large_record_t;
+
+typedef struct {
+    void *start;   /* the mapping (its record) */
+    size_t length; /* its bytes */
+} cache_entry_t;
+
+static hk_lock_t large_lock = HK_LOCK_INIT; /* guards the cache */
+static cache_entry_t cache[LARGE_CACHE_SLOTS];
+static unsigned cache_count;
+static size_t cache_bytes;
+static buddy_large_stats_t stats; /* updated with relaxed atomics */
+
+static inline large_record_t *record_of(const buddy_block_t *tag)
+{
+    return (large_record_t *)tag->next;
+}
+
+/* Takes the smallest cached mapping of at least length bytes and at most twice that. */
+static void *cache_take(size_t length, size_t *got)
+{
+    hk_lock_register(&large_lock);
+    hk_lock(&large_lock);
+    unsigned best = LARGE_CACHE_SLOTS;
+    for (unsigned i = 0; i < cache_count; i++)
+        if (cache[i].length >= length && cache[i].length / 2 <= length &&
+            (best == LARGE_CACHE_SLOTS || cache[i].length < cache[best].length))
+            best = i;
+    void *start = NULL;
+    if (best != LARGE_CACHE_SLOTS) {
+        start = cache[best].start;
+        *got = cache[best].length;
+        cache_bytes -= *got;
+        cache[best] = cache[--cache_count];
+        hk_stat_sub(&stats.cached, 1);
+        hk_stat_sub(&stats.cached_bytes, *got);
+        hk_stat_add(&stats.cache_hits, 1);
+    }
+    hk_unlock(&large_lock);
+    return start;
+}
+
+/* Keeps a freed mapping; returns false when it does not fit. Evicts the oldest entries (the
+ * front of the array) to make room; they are unmapped by the caller's way out: here. */
+static bool cache_put(void *start, size_t length)
+{
+    if (length > LARGE_CACHE_ENTRY_MAX_BYTES) return false;
+    cache_entry_t evicted[LARGE_CACHE_SLOTS];
+    unsigned evicted_count = 0;
+    hk_lock_register(&large_lock);
+    hk_lock(&large_lock);
+    while (cache_count && (cache_count == LARGE_CACHE_SLOTS ||
+                           cache_bytes + length > LARGE_CACHE_TOTAL_MAX_BYTES)) {
+        evicted[evicted_count++] = cache[0];
+        cache_bytes -= cache[0].length;
+        memmove(&cache[0], &cache[1], (cache_count - 1) * sizeof cache[0]);
+        cache_count--;
+    }
+    cache[cache_count++] = (cache_entry_t){start, length};
+    cache_bytes += length;
+    hk_unlock(&large_lock);
+    hk_stat_add(&stats.cached, 1 - (uint64_t)evicted_count);
+    hk_stat_add(&stats.cached_bytes, length);
+    for (unsigned i = 0; i < evicted_count; i++) {
+        hk_stat_sub(&stats.cached_bytes, evicted[i].length);
+        buddy_pagemap_set((char *)evicted[i].start + sizeof(large_record_t), 1, PAGE_NOT_OURS);
+        sys_unmap(evicted[i].start, evicted[i].length);
+    }
+    return true;
+}
+
+void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed)
+{
+    size_t page = sys_page_size();
+    bool plain = alignment <= BUDDY_LARGE_PREFIX_BYTES;
+    /* Up to a page, an alignment is met at a fixed offset from the (page-aligned) start;
+     * beyond, anywhere in the first alignment bytes. */
+    size_t prefix = plain               ? BUDDY_LARGE_PREFIX_BYTES
+                    : alignment <= page ? alignment
+                                        : alignment + BUDDY_LARGE_PREFIX_BYTES;
+    size_t length;
+    if (!hk_add(size, prefix, &length) || !hk_align_up(length, page, &length)) return NULL;
+    void *start = NULL;
+    bool fresh = true;
+    if (plain && length <= LARGE_CACHE_ENTRY_MAX_BYTES) {
+        size_t got;
+        start = cache_take(length, &got);
+        if (start) {
+            length = got;
+            fresh = false;
+        }
+    }
+    if (!start && sys_map(length, &start) != 0) return NULL;
+    char *payload =
+        alignment <= page
+            ? (char *)start + prefix
+            : (char *)hk_align_up_small((uintptr_t)start + BUDDY_LARGE_PREFIX_BYTES, alignment);
+    buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
+    if (fresh && !buddy_pagemap_set(tag, 1, PAGE_LARGE_TAG)) {
+        sys_unmap(start, length);
+        return NULL;
+    }
+    ((large_record_t *)start)->length = length;
+    tag->status = TAG_LARGE;
+    tag->level = LEVEL_LARGE;
+    tag->next = start;
+    if (zeroed && !fresh) memset(payload, 0, size);
+    hk_stat_add(&stats.allocs, 1);
+    hk_stat_add(&stats.live, 1);
+    hk_stat_add(&stats.live_bytes, length);
+    return payload;
+}
+
+void buddy_large_free(buddy_block_t *tag)
+{
+    large_record_t *record = record_of(tag);
+    size_t length = record->length;
+    tag->status = TAG_LARGE_FREED;
+    hk_stat_add(&stats.frees, 1);
+    hk_stat_sub(&stats.live, 1);
+    hk_stat_sub(&stats.live_bytes, length);
+    bool plain = (char *)tag == (char *)record + sizeof(large_record_t);
+    if (plain && cache_put(record, length)) return;
+    buddy_pagemap_set(tag, 1, PAGE_NOT_OURS);
+    sys_unmap(record, length);
+}
+
+size_t buddy_large_usable(const buddy_block_t *tag)
+{
+    const large_record_t *record = record_of(tag);
+    return (size_t)((const char *)record + record->length -
+                    ((const char *)tag + BUDDY_HEADER_BYTES));
+}
+
+void buddy_large_shrink(buddy_block_t *tag, size_t size)
+{
+    large_record_t *record = record_of(tag);
+    size_t used = (size_t)((char *)tag + BUDDY_HEADER_BYTES - (char *)record) + size;
+    size_t length = hk_align_up_small(used, sys_page_size());
+    if (length >= record->length) return;
+    size_t cut = record->length - length;
+    if (sys_unmap((char *)record + length, cut) != 0) return;
+    record->length = length;
+    hk_stat_sub(&stats.live_bytes, cut);
+    hk_stat_add(&stats.shrunk, 1);
+}
+
+bool buddy_large_trim(void)
+{
+    cache_entry_t all[LARGE_CACHE_SLOTS];
+    hk_lock_register(&large_lock);
+    hk_lock(&large_lock);
+    unsigned count = cache_count;
+    memcpy(all, cache, count * sizeof cache[0]);
+    cache_count = 0;
+    cache_bytes = 0;
+    hk_unlock(&large_lock);
+    for (unsigned i = 0; i < count; i++) {
+        hk_stat_sub(&stats.cached, 1);
+        hk_stat_sub(&stats.cached_bytes, all[i].length);
+        buddy_pagemap_set((char *)all[i].start + sizeof(large_record_t), 1, PAGE_NOT_OURS);
+        sys_unmap(all[i].start, all[i].length);
+    }
+    return count > 0;
+}
+
+void buddy_large_stats(buddy_large_stats_t *out)
+{
+    out->allocs = __atomic_load_n(&stats.allocs, __ATOMIC_RELAXED);
+    out->frees = __atomic_load_n(&stats.frees, __ATOMIC_RELAXED);
+    out->live = __atomic_load_n(&stats.live, __ATOMIC_RELAXED);
+    out->live_bytes = __atomic_load_n(&stats.live_bytes, __ATOMIC_RELAXED);
+    out->cached = __atomic_load_n(&stats.cached, __ATOMIC_RELAXED);
+    out->cached_bytes = __atomic_load_n(&stats.cached_bytes, __ATOMIC_RELAXED);
+    out->cache_hits = __atomic_load_n(&stats.cache_hits, __ATOMIC_RELAXED);
+    out->shrunk = __atomic_load_n(&stats.shrunk, __ATOMIC_RELAXED);
+}
