@@ -34,12 +34,17 @@ san = $(patsubst %.c,$(BUILD)/san/%.o,$(1))
 lto = $(patsubst %.c,$(BUILD)/lto/%.o,$(1))
 LTO_FLAGS   := -flto=auto -fno-fat-lto-objects
 LTO_LDFLAGS := $(LTO_FLAGS) $(OPT) -fPIC
+# clang has no gcc-style LTO plugin setup here: it builds the same products from plain objects.
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
+lto = $(call obj,$(1))
+LTO_LDFLAGS := $(OPT) -fPIC
+endif
 
 # The lower layers every product links.
 LOWER_SRC := $(wildcard src/os/*.c) $(wildcard src/core/*.c)
 LOWER_OBJ := $(call obj,$(LOWER_SRC))
 LOWER_SAN := $(call san,$(LOWER_SRC))
-LOWER_LTO := $(call lto,$(LOWER_SRC))
+LOWER_LTO = $(call lto,$(LOWER_SRC))
 
 LIBS     :=
 EXAMPLES :=

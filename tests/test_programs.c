@@ -31,6 +31,11 @@ static void expect_same_output(const char *command)
     free(ours);
 }
 
+Test(programs, true_and_ls_start_and_exit_cleanly)
+{
+    expect_same_output("/bin/true && echo ok && ls -la / | wc -l && env | grep -c PATH");
+}
+
 Test(programs, shell_pipeline)
 {
     expect_same_output("seq 1 30000 | sort -r | uniq | awk '{s+=$1} END {print NR, s}' && "
