@@ -1,0 +1,18 @@
+# Valgrind suite: the list heap's and the page families' example programs, and a randomized
+# workload through the list heap's three seed APIs (tests/helper_list_workload.c, linked with
+# their objects), each run under memcheck. Built without sanitizers: valgrind runs them.
+
+VG_EXAMPLES := $(addprefix $(BUILD)/examples/,osmem_example chunks_example pool_main \
+	list_stats_demo test_application)
+VG_HELPER := $(BUILD)/tests/helper_list_workload
+
+$(VG_HELPER): $(BUILD)/tests/helper_list_workload.o $(call obj,$(OSMEM_SRC)) \
+		$(call obj,src/front/chunks.c src/front/pool.c) $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lpthread
+
+$(BUILD)/tests/test_valgrind: $(BUILD)/tests/test_valgrind.o | $(VG_HELPER) $(VG_EXAMPLES)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+
+TESTS += $(BUILD)/tests/test_valgrind
