@@ -1,6 +1,10 @@
 # Valgrind suite: the list heap's and the page families' example programs, and a randomized
 # workload through the list heap's three seed APIs (tests/helper_list_workload.c, linked with
 # their objects), each run under memcheck. Built without sanitizers: valgrind runs them.
+# The same helper is linked a second time with objects that make valgrind client requests
+# ($(BUILD)/vg, as `make VALGRIND=1` builds them; needs valgrind's headers), so that memcheck
+# sees misuse inside the list heap: use after free, writes into free blocks, reads of
+# uninitialised bytes, lost blocks.
 
 VG_EXAMPLES := $(addprefix $(BUILD)/examples/,osmem_example chunks_example pool_main \
 	list_stats_demo test_application)
@@ -11,7 +15,19 @@ $(VG_HELPER): $(BUILD)/tests/helper_list_workload.o $(call obj,$(OSMEM_SRC)) \
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lpthread
 
-$(BUILD)/tests/test_valgrind: $(BUILD)/tests/test_valgrind.o | $(VG_HELPER) $(VG_EXAMPLES)
+VG_CPPFLAGS := $(filter-out -DHEAPKIT_VALGRIND=%,$(CPPFLAGS)) -DHEAPKIT_VALGRIND=1
+VG_LIST_SRC := $(OSMEM_SRC) src/front/chunks.c src/front/pool.c $(LOWER_SRC)
+
+$(BUILD)/vg/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VG_CPPFLAGS) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(VG_HELPER)_vg: $(BUILD)/tests/helper_list_workload.o $(patsubst %.c,$(BUILD)/vg/%.o,$(VG_LIST_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lpthread
+
+$(BUILD)/tests/test_valgrind: $(BUILD)/tests/test_valgrind.o | $(VG_HELPER) $(VG_HELPER)_vg \
+		$(VG_EXAMPLES)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 

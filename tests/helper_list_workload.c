@@ -4,7 +4,11 @@
  * held, 1 (with one line on stderr) at the first wrong byte.
  *
  *   helper_list_workload [seed]   the workload (default seed 1)
- *   helper_list_workload leak     loses one malloc'd block: memcheck must report it */
+ *   helper_list_workload leak     loses one malloc'd block: memcheck must report it
+ * Built with the heap's valgrind client requests (make VALGRIND=1, or helper_list_workload_vg)
+ * memcheck also sees misuse inside the heap, which these modes commit on purpose:
+ *   use-after-free | write-into-free | uninit-read | lost-block
+ *   pool-use-after-free | chunks-use-after-free */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -131,12 +135,51 @@ __attribute__((noinline)) static void leak(void)
     leak_sink = NULL;
 }
 
+static volatile unsigned char sink; /* reads the compiler must keep */
+
+/* One misuse of the list heap for memcheck to catch; returns 0 (memcheck decides). */
+__attribute__((noinline)) static int misuse(const char *what)
+{
+    if (strcmp(what, "use-after-free") == 0) {
+        unsigned char *p = os_malloc(64);
+        os_free(p);
+        p[8] = 1;
+    } else if (strcmp(what, "write-into-free") == 0) {
+        /* 64 bytes, then a free block: its header lies right after, its payload after that */
+        unsigned char *p = os_malloc(64);
+        p[64 + 32 + 8] = 1;
+        os_free(p);
+    } else if (strcmp(what, "uninit-read") == 0) {
+        unsigned char *p = os_malloc(64);
+        if (p[5] == 42) sink = 1;
+        os_free(p);
+    } else if (strcmp(what, "lost-block") == 0) {
+        for (int i = 0; i < 4; i++) {
+            leak_sink = os_malloc(48);
+            memset(leak_sink, i, 48);
+        }
+        leak_sink = NULL;
+    } else if (strcmp(what, "pool-use-after-free") == 0) {
+        unsigned char *p = custom_malloc(64);
+        custom_free(p);
+        sink = p[8];
+    } else if (strcmp(what, "chunks-use-after-free") == 0) {
+        unsigned char *p = allocate_memory(64);
+        free_memory(p);
+        p[8] = 1;
+    } else {
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "leak") == 0) {
         leak();
         return 0;
     }
+    if (argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9')) return misuse(argv[1]);
     rng_state = argc > 1 ? strtoull(argv[1], NULL, 10) | 1 : 1;
 
     static slot_t slot[SLOTS];
@@ -160,6 +203,20 @@ int main(int argc, char **argv)
         acquire(&slot[i], i);
     for (unsigned i = 0; i < SLOTS; i++)
         release(&slot[i]);
+    /* chunk_split on a block in use (shrinks it) and on the free first chunk (hands it out). */
+    unsigned char *big = allocate_memory(256);
+    memset(big, 7, 256);
+    memory_chunk_t *chunk = (memory_chunk_t *)(void *)big - 1;
+    if (chunk_split(chunk, 64) != chunk || chunk->size != 64) return 1;
+    for (int i = 0; i < 64; i++)
+        if (big[i] != 7) return 1;
+    free_memory(big);
+    memory_chunk_t *first = initialize_dynamic_memory();
+    if (first && !first->in_use && first->size >= 128) {
+        if (chunk_split(first, 128) != first) return 1;
+        memset(first + 1, 9, 128);
+        free_memory(first + 1);
+    }
     puts("helper_list_workload: ok");
     return 0;
 }

@@ -2,7 +2,11 @@
  * through the list heap's three seed APIs, run under valgrind's memcheck: none of these
  * allocators is the process's malloc, so memcheck sees their system calls and every byte they
  * touch. A run passes when the program exits 0 and valgrind reports nothing (no invalid read
- * or write, no use of uninitialised memory, no definitely lost malloc'd block). */
+ * or write, no use of uninitialised memory, no definitely lost malloc'd block).
+ *
+ * helper_list_workload_vg is the same workload linked with the list heap built with valgrind
+ * client requests: then memcheck knows the heap's blocks too. Its workload must stay clean (no
+ * false reports), and each misuse it commits on request must be reported. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,4 +116,54 @@ Test(valgrind, a_leaking_program_is_reported)
     cr_assert_eq(child_exit_code(&r->run), 99, "valgrind should fail the run; log: %s", r->log);
     cr_assert_not_null(strstr(r->log, "definitely lost"), "log: %s", r->log);
     free(r);
+}
+
+/* The list heap with valgrind client requests: no false reports on a correct workload ... */
+Test(valgrind, list_workload_with_client_requests_is_clean)
+{
+    assert_clean("", "helper_list_workload_vg", "1");
+}
+
+/* ... and each misuse is reported with memcheck's own words. */
+static void assert_reported(const char *mode, const char *report)
+{
+    vg_result_t *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    vg_run(r, "", "helper_list_workload_vg", mode);
+    cr_assert_eq(child_exit_code(&r->run), 99,
+                 "%s: memcheck reported nothing (built without valgrind's headers?); log: %s",
+                 mode, r->log);
+    cr_assert_not_null(strstr(r->log, report), "%s: expected \"%s\" in: %s", mode, report,
+                       r->log);
+    free(r);
+}
+
+Test(valgrind, client_requests_report_a_write_after_os_free)
+{
+    assert_reported("use-after-free", "Invalid write of size 1");
+}
+
+Test(valgrind, client_requests_report_a_write_into_a_free_block)
+{
+    assert_reported("write-into-free", "Invalid write of size 1");
+}
+
+Test(valgrind, client_requests_report_a_branch_on_uninitialised_os_malloc_bytes)
+{
+    assert_reported("uninit-read", "depends on uninitialised value");
+}
+
+Test(valgrind, client_requests_report_lost_os_malloc_blocks)
+{
+    assert_reported("lost-block", "definitely lost");
+}
+
+Test(valgrind, client_requests_report_a_read_after_custom_free)
+{
+    assert_reported("pool-use-after-free", "Invalid read of size 1");
+}
+
+Test(valgrind, client_requests_report_a_write_after_free_memory)
+{
+    assert_reported("chunks-use-after-free", "Invalid write of size 1");
 }
