@@ -65,9 +65,12 @@ static size_t pick_size(void)
 {
     uint32_t r = rng();
     switch (r % 16) {
-    case 0: return 4096 + (r >> 8) % 8192;
-    case 1: return 100000 + (r >> 8) % 80000;
-    default: return 1 + (r >> 8) % 512;
+    case 0:
+        return 4096 + (r >> 8) % 8192;
+    case 1:
+        return 100000 + (r >> 8) % 80000;
+    default:
+        return 1 + (r >> 8) % 512;
     }
 }
 
@@ -75,10 +78,17 @@ static void release(slot_t *s)
 {
     verify(s, s->size, "contents changed before free");
     switch (s->api) {
-    case API_OSMEM: os_free(s->p); break;
-    case API_CHUNKS: free_memory(s->p); break;
-    case API_POOL: custom_free(s->p); break;
-    default: break;
+    case API_OSMEM:
+        os_free(s->p);
+        break;
+    case API_CHUNKS:
+        free_memory(s->p);
+        break;
+    case API_POOL:
+        custom_free(s->p);
+        break;
+    default:
+        break;
     }
     s->p = NULL;
 }
@@ -98,9 +108,14 @@ static void acquire(slot_t *s, unsigned index)
             s->p = os_malloc(s->size);
         }
         break;
-    case API_CHUNKS: s->p = allocate_memory(s->size); break;
-    case API_POOL: s->p = custom_malloc(s->size); break;
-    default: break;
+    case API_CHUNKS:
+        s->p = allocate_memory(s->size);
+        break;
+    case API_POOL:
+        s->p = custom_malloc(s->size);
+        break;
+    default:
+        break;
     }
     if (!s->p) fail("allocation returned NULL", s, 0);
     if ((uintptr_t)s->p % 8 != 0) fail("payload not 8-byte aligned", s, 0);

@@ -74,7 +74,8 @@ Test(family_misuse, free_of_a_pointer_into_an_unmapped_page_aborts, .signal = SI
     emp_t *keep = XCALLOC(1, emp_t);
     (void)keep;
     long page = sysconf(_SC_PAGESIZE);
-    char *gone = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *gone =
+        mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(gone, MAP_FAILED);
     cr_assert_eq(munmap(gone, (size_t)page), 0);
     XFREE(gone + 128);
@@ -85,7 +86,8 @@ Test(family_misuse, free_of_a_pointer_into_a_page_no_family_owns_aborts, .signal
     MM_REG_STRUCT(emp_t);
     emp_t *keep = XCALLOC(1, emp_t);
     long page = sysconf(_SC_PAGESIZE);
-    char *other = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *other =
+        mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(other, MAP_FAILED);
     /* A faithful copy of a family page: only the page's address gives it away. */
     memcpy(other, (char *)((uintptr_t)keep & ~(uintptr_t)(page - 1)), (size_t)page);

@@ -63,11 +63,10 @@ static void assert_clean(const char *dir_rel, const char *name, const char *args
     cr_assert_not_null(r);
     vg_run(r, dir_rel, name, args);
     int code = child_exit_code(&r->run);
-    cr_assert_neq(code, 127, "valgrind not found (tools/deps.sh test installs it): %s",
-                  r->run.err);
+    cr_assert_neq(code, 127, "valgrind not found (tools/deps.sh test installs it): %s", r->run.err);
     cr_assert(r->log_seen, "valgrind wrote no log file; stderr: %s", r->run.err);
-    cr_assert_eq(code, 0, "%s exited with %d under valgrind\nvalgrind: %s\nstderr: %s", name,
-                 code, r->log, r->run.err);
+    cr_assert_eq(code, 0, "%s exited with %d under valgrind\nvalgrind: %s\nstderr: %s", name, code,
+                 r->log, r->run.err);
     cr_assert_str_empty(r->log, "valgrind reported on %s:\n%s", name, r->log);
     free(r);
 }
@@ -131,10 +130,9 @@ static void assert_reported(const char *mode, const char *report)
     cr_assert_not_null(r);
     vg_run(r, "", "helper_list_workload_vg", mode);
     cr_assert_eq(child_exit_code(&r->run), 99,
-                 "%s: memcheck reported nothing (built without valgrind's headers?); log: %s",
-                 mode, r->log);
-    cr_assert_not_null(strstr(r->log, report), "%s: expected \"%s\" in: %s", mode, report,
-                       r->log);
+                 "%s: memcheck reported nothing (built without valgrind's headers?); log: %s", mode,
+                 r->log);
+    cr_assert_not_null(strstr(r->log, report), "%s: expected \"%s\" in: %s", mode, report, r->log);
     free(r);
 }
 
