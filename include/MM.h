@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     MM_FALSE = 0,
     MM_TRUE = 1,
@@ -114,5 +118,9 @@ typedef struct vm_page_for_families {
     for (block_meta_data_t *block = &(page_ptr)->block_meta_data; block;                           \
          block = block->next_block) {
 #define ITERATE_VM_PAGE_ALL_BLOCKS_END }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct block_meta {
 	size_t size;             /* payload bytes (a multiple of 8) */
 	int status;              /* STATUS_FREE, STATUS_ALLOC or STATUS_MAPPED */
@@ -15,5 +19,9 @@ struct block_meta {
 #define STATUS_FREE   0 /* on the heap, available */
 #define STATUS_ALLOC  1 /* on the heap, handed out */
 #define STATUS_MAPPED 2 /* has its own mmap'd region, unmapped by os_free */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

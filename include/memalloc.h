@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct Block {
     size_t size;        /* size of the usable memory in the block */
     int free;           /* 1 if the block is free, 0 if allocated */
@@ -24,5 +28,9 @@ void init_pool(size_t size);
 
 /* Prints every block of the list (address, size, free or allocated) to stdout. */
 void print_free_list(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <string.h> /* the usage example fills blocks with memset */
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct memory_chunk {
     size_t size;               /* usable bytes after this header (a multiple of 8) */
     int in_use;                /* 1 while allocated, 0 while free */
@@ -30,5 +34,9 @@ memory_chunk_t *chunk_split(memory_chunk_t *chunk, size_t size);
 /* Maps the first page and makes it the first (free) chunk; later calls return the list's
  * first chunk. NULL when the mapping fails. */
 memory_chunk_t *initialize_dynamic_memory(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

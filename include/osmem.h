@@ -9,9 +9,17 @@
 
 #include "block_meta.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void *os_malloc(size_t size);
 void os_free(void *ptr);
 void *os_calloc(size_t nmemb, size_t size);
 void *os_realloc(void *ptr, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

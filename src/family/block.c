@@ -169,21 +169,48 @@ void *family_alloc(const char *name, int units)
     return data;
 }
 
-/* Validates what xfree was given before taking any lock: the header must carry a live
- * canary, and point back to a page of a registered family. */
-static vm_page_family_t *block_owner(void *data, block_meta_data_t *block)
+/* Finds the family that owns the VM page holding data, without reading anything at data:
+ * the page (data rounded down to the page size) must be on some registered family's page
+ * list. Returns that family with its lock held, so the page cannot be unmapped while the
+ * header is checked; a pointer into no family's page (freed twice after its page was given
+ * back, or never returned by xcalloc) aborts. xfree is not a hot path: the walk is
+ * O(families + pages), one family lock at a time. */
+static vm_page_family_t *page_owner_locked(void *data)
 {
     size_t page_size = family_page_size();
-    if ((uintptr_t)data % MM_BLOCK_ALIGN != 0 || (uintptr_t)data % page_size < MM_PAGE_HEADER_BYTES)
+    uintptr_t a = (uintptr_t)data;
+    if (a % MM_BLOCK_ALIGN != 0 || a % page_size < MM_PAGE_HEADER_BYTES)
         hk_fatal("invalid pointer %p in xfree()", data);
-    if (block->magic == magic_for(block, BLOCK_MAGIC_DEAD))
+    const vm_page_t *want = (const vm_page_t *)(a - a % page_size);
+    family_iter_t it;
+    family_iter_begin(&it);
+    for (vm_page_family_t *family; (family = family_iter_next(&it));) {
+        family_lock(family);
+        for (const vm_page_t *page = family->first_page; page; page = page->next)
+            if (page == want) return family;
+        family_unlock(family);
+    }
+    hk_fatal("invalid pointer %p in xfree()", data);
+}
+
+/* Checks the header in front of data, in a page family owns (its lock held): the canary must
+ * be live and the offset consistent with the header's place in the page. */
+static void block_validate(vm_page_family_t *family, void *data, block_meta_data_t *block)
+{
+    size_t page_size = family_page_size();
+    if (block->magic == magic_for(block, BLOCK_MAGIC_DEAD)) {
+        family_unlock(family);
         hk_fatal("double free of %p in xfree()", data);
+    }
     if (block->magic != family_block_magic(block) || block->offset >= page_size ||
-        (uintptr_t)block % page_size != block->offset)
+        (uintptr_t)block % page_size != block->offset) {
+        family_unlock(family);
         hk_fatal("invalid pointer %p in xfree()", data);
-    vm_page_family_t *family = MM_GET_PAGE_FROM_META_BLOCK(block)->pg_family;
-    if (!family_is_registered(family)) hk_fatal("invalid pointer %p in xfree()", data);
-    return family;
+    }
+    if (block->is_free != MM_FALSE) {
+        family_unlock(family);
+        hk_fatal("double free of %p in xfree()", data);
+    }
 }
 
 /* low absorbs high, its free neighbour at the next address. */
@@ -199,14 +226,9 @@ static void block_absorb(block_meta_data_t *low, block_meta_data_t *high)
 void family_free(void *data)
 {
     if (!data) return;
+    vm_page_family_t *family = page_owner_locked(data);
     block_meta_data_t *block = MM_DATA_TO_BLOCK(data);
-    vm_page_family_t *family = block_owner(data, block);
-
-    family_lock(family);
-    if (hk_unlikely(block->is_free != MM_FALSE)) {
-        family_unlock(family);
-        hk_fatal("double free of %p in xfree()", data);
-    }
+    block_validate(family, data, block);
     family->free_calls++;
     block->is_free = MM_TRUE;
     block_meta_data_t *next = block->next_block, *prev = block->prev_block;

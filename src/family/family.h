@@ -17,7 +17,6 @@ size_t family_page_size(void);       /* the VM page size (initialises on demand)
 size_t family_max_block_bytes(void); /* the largest data size one VM page can hold */
 void family_register(const char *name, uint32_t struct_size);
 vm_page_family_t *family_lookup(const char *name);
-bool family_is_registered(const vm_page_family_t *family);
 
 /* Walks the registry without a lock: families are only ever appended, and each is published
  * (count and next pointers stored with release order) after it is fully initialised. */

@@ -76,21 +76,6 @@ vm_page_family_t *family_lookup(const char *name)
     return NULL;
 }
 
-bool family_is_registered(const vm_page_family_t *family)
-{
-    /* One range test per registry page rather than one comparison per family. */
-    family_init();
-    uintptr_t f = (uintptr_t)family;
-    for (vm_page_for_families_t *page = __atomic_load_n(&registry_first, __ATOMIC_ACQUIRE); page;
-         page = __atomic_load_n(&page->next, __ATOMIC_ACQUIRE)) {
-        uintptr_t base = (uintptr_t)page->vm_page_family;
-        uint32_t count = __atomic_load_n(&page->count, __ATOMIC_ACQUIRE);
-        if (f >= base && f < base + (uintptr_t)count * sizeof(vm_page_family_t))
-            return (f - base) % sizeof(vm_page_family_t) == 0;
-    }
-    return false;
-}
-
 /* A fresh registry page appended to the chain; NULL when the kernel refuses memory. Called
  * with registry_lock held. */
 static vm_page_for_families_t *registry_page_add(vm_page_for_families_t *last)

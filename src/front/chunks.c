@@ -10,6 +10,7 @@
 #include "core/fatal.h"
 #include "core/lock.h"
 #include "core/options.h"
+#include "core/vg.h"
 #include "front/list_fronts.h"
 #include "os/sys.h"
 
@@ -121,9 +122,13 @@ HK_EXPORT memory_chunk_t *chunk_split(memory_chunk_t *chunk, size_t size)
     chunks_start();
     if (chunk && size && list_request_size(&heap, size, &payload) &&
         list_lookup(&heap, list_payload(&heap, (char *)chunk)) && chunk->size >= payload) {
-        if (!chunk->in_use) heap.counts[STAT_allocs]++;
+        bool was_free = !chunk->in_use;
+        size_t old_size = chunk->size;
+        if (was_free) heap.counts[STAT_allocs]++;
         chunk->in_use = 1;
         list_split(&heap, (char *)chunk, payload);
+        if (was_free) HK_VG_MALLOCLIKE(list_payload(&heap, (char *)chunk), chunk->size, 0);
+        else list_vg_resized(&heap, (char *)chunk, old_size);
         result = chunk;
     } else {
         errno = EINVAL;

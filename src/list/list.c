@@ -1,10 +1,16 @@
 /* The list heap's allocation paths: fit, split, coalesce, growth (brk or mmap regions) and
- * blocks with their own mapping. Walks, the checker and statistics are in list_check.c. */
+ * blocks with their own mapping. Walks, the checker and statistics are in list_check.c.
+ *
+ * Under `make VALGRIND=1` memcheck is told what the heap does: handed-out payloads are heap
+ * blocks (MALLOCLIKE/FREELIKE/RESIZEINPLACE), free payloads are no-access, and headers stay
+ * accessible, since the engine walks them. Front ends that hand out a block by other means
+ * (chunk_split) make the same requests. */
 #include "list/list.h"
 
 #include <errno.h>
 
 #include "core/checked.h"
+#include "core/vg.h"
 #include "os/sys.h"
 
 /* ---- header fields ------------------------------------------------------------------- */
@@ -112,8 +118,10 @@ char *list_split(list_heap_t *heap, char *block, size_t payload_size)
     if (size < payload_size || size - payload_size < lay->header_size + heap->cfg.min_split_payload)
         return NULL;
     char *rest = block + lay->header_size + payload_size;
+    HK_VG_UNDEFINED(rest, lay->header_size); /* may lie in a no-access free payload */
     set_size(rest, size - payload_size - lay->header_size);
     set_status(rest, lay->status_free);
+    HK_VG_NOACCESS(list_payload(heap, rest), list_size(rest));
     set_size(block, payload_size);
     link_after(heap, block, rest);
     heap->counts[STAT_splits]++;
@@ -152,6 +160,7 @@ static char *append_free_block(list_heap_t *heap, char *at, size_t span)
 {
     set_size(at, (span - heap->cfg.layout.header_size) & ~(size_t)(LIST_ALIGN - 1));
     set_status(at, heap->cfg.layout.status_free);
+    HK_VG_NOACCESS(list_payload(heap, at), list_size(at));
     link_after(heap, heap->tail, at);
     return at;
 }
@@ -269,6 +278,7 @@ void *list_alloc(list_heap_t *heap, size_t payload_size)
     list_split(heap, block, payload_size);
     set_status(block, heap->cfg.layout.status_alloc);
     heap->counts[STAT_allocs]++;
+    HK_VG_MALLOCLIKE(list_payload(heap, block), list_size(block), 0);
     return list_payload(heap, block);
 }
 
@@ -303,6 +313,7 @@ static void release_if_empty(list_heap_t *heap, char *block)
 void list_free(list_heap_t *heap, void *payload)
 {
     char *block = list_header(heap, payload);
+    HK_VG_FREELIKE(payload);
     set_status(block, heap->cfg.layout.status_free);
     heap->counts[STAT_frees]++;
     if (heap->cfg.coalesce_on_free) {
@@ -317,9 +328,20 @@ void list_free(list_heap_t *heap, void *payload)
         release_if_empty(heap, block);
 }
 
-bool list_resize_in_place(list_heap_t *heap, void *payload, size_t payload_size)
+void list_vg_resized(const list_heap_t *heap, char *block, size_t old_size)
 {
-    char *block = list_header(heap, payload);
+    (void)heap, (void)block, (void)old_size;
+#if HEAPKIT_VALGRIND
+    if (list_size(block) != old_size)
+        HK_VG_RESIZE(list_payload((list_heap_t *)heap, block), old_size, list_size(block));
+    /* Shrinking made the old tail no-access, a header split off there included. */
+    char *next = list_next(heap, block);
+    if (next && next == end_of(heap, block)) HK_VG_DEFINED(next, heap->cfg.layout.header_size);
+#endif
+}
+
+static bool resize_in_place(list_heap_t *heap, char *block, size_t payload_size)
+{
     if (payload_size <= list_size(block)) {
         list_split(heap, block, payload_size);
         return true;
@@ -335,6 +357,16 @@ bool list_resize_in_place(list_heap_t *heap, void *payload, size_t payload_size)
     }
     if (ends_at_break(heap, block)) return extend_at_break(heap, block, payload_size);
     return false;
+}
+
+bool list_resize_in_place(list_heap_t *heap, void *payload, size_t payload_size)
+{
+    char *block = list_header(heap, payload);
+    size_t old_size = list_size(block);
+    bool done = resize_in_place(heap, block, payload_size);
+    /* Also when it failed: the neighbours it absorbed belong to the block now. */
+    list_vg_resized(heap, block, old_size);
+    return done;
 }
 
 void *list_map_block(list_heap_t *heap, size_t payload_size)
@@ -354,12 +386,14 @@ void *list_map_block(list_heap_t *heap, size_t payload_size)
     heap->mapped = block;
     heap->counts[STAT_mapped_blocks]++;
     heap->counts[STAT_allocs]++;
+    HK_VG_MALLOCLIKE(list_payload(heap, block), payload_size, 1); /* a fresh mapping is zero */
     return list_payload(heap, block);
 }
 
 void list_unmap_block(list_heap_t *heap, void *payload)
 {
     char *block = list_header(heap, payload);
+    HK_VG_FREELIKE(payload);
     char *prev = prev_in(heap, heap->mapped, block);
     char *next = list_next(heap, block);
     if (prev) *next_field(heap, prev) = next;

@@ -126,6 +126,11 @@ void list_free(list_heap_t *heap, void *payload);
  * payload_size bytes; false when the caller must move it. */
 bool list_resize_in_place(list_heap_t *heap, void *payload, size_t payload_size);
 
+/* make VALGRIND=1: tells memcheck that the handed-out block, old_size payload bytes before,
+ * now has list_size(block) bytes, and keeps a header split off its old tail accessible.
+ * Nothing otherwise. */
+void list_vg_resized(const list_heap_t *heap, char *block, size_t old_size);
+
 /* Splits block so that it keeps payload_size bytes, when the remainder holds a header plus
  * min_split_payload bytes. Returns the new free block or NULL (no split). */
 char *list_split(list_heap_t *heap, char *block, size_t payload_size);
