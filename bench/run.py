@@ -413,10 +413,11 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
     tr, rr = ratio("wall"), ratio("rss")
     L = ["# heapkit benchmark — %s" % meta["date"], "",
          "Host `%s`, %s, %d cores, kernel %s. Runs per allocator: %d (round-robin), threads: "
-         "%d, scale %s. Total runner time %.0f s." % (meta["host"], meta["cpu"], meta["cores"],
-                                                     meta["kernel"], meta["runs"],
-                                                     meta["threads"], meta["scale"],
-                                                     meta["elapsed"]), "",
+         "%d, scale %s. Total runner time %.0f s. Load average (1 min) %.2f at the start, "
+         "%.2f at the end: other work on the machine widens the spreads." % (
+             meta["host"], meta["cpu"], meta["cores"], meta["kernel"], meta["runs"],
+             meta["threads"], meta["scale"], meta["elapsed"], meta["load"][0], meta["load"][1]),
+         "",
          "Allocators: " + ", ".join("%s (`%s`)" % (a, p or "no preload") for a, p in allocs)
          + ".", ""]
     if missing:
@@ -527,6 +528,7 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     a = ap.parse_args()
     start = time.monotonic()
+    load_start = os.getloadavg()[0]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     global LAUNCH
@@ -611,7 +613,7 @@ def main():
     meta = {"date": now.strftime("%Y-%m-%d %H:%M"), "host": socket.gethostname(), "cpu": cpu,
             "cores": os.cpu_count() or 1, "kernel": platform.release(), "runs": a.runs,
             "threads": a.threads, "scale": a.scale, "elapsed": time.monotonic() - start,
-            "pairs": a.pairs}
+            "pairs": a.pairs, "load": (load_start, os.getloadavg()[0])}
     os.makedirs(a.results, exist_ok=True)
     dated = os.path.join(a.results, "%s-%s.md" % (now.strftime("%Y-%m-%d"), meta["host"]))
     latest_md = os.path.join(a.results, "latest.md")

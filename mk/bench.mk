@@ -6,7 +6,7 @@
 # BENCH_SCALE, BENCH_NO_CALLGRIND.
 
 BENCH_OUT    := $(BUILD)/bench
-BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -D_GNU_SOURCE
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread
 
 BENCH_WORKLOADS := $(patsubst bench/workloads/%.c,$(BENCH_OUT)/workloads/%,\
 	$(wildcard bench/workloads/*.c))
