@@ -1,7 +1,8 @@
 /* Measuring launcher used by bench/run.py:
  *   launch RESULT_FILE PRELOAD|- PROGRAM [ARGS...]
  * Forks, sets LD_PRELOAD (unless "-") in the child only, execs PROGRAM, waits with wait4 and
- * writes "<ru_maxrss KiB> <exit status>" to RESULT_FILE; exits with the program's status.
+ * writes "<ru_maxrss KiB> <exit status> <user+system CPU seconds>" to RESULT_FILE; exits with
+ * the program's status.
  * Why not measure from python3 directly: ru_maxrss survives exec, so a child forked from the
  * runner would report at least the runner's own RSS (~18 MiB). Forked from this small process,
  * the floor is about 1 MiB and the same for every allocator. */
@@ -39,7 +40,9 @@ int main(int argc, char **argv) {
         }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     FILE *f = fopen(argv[1], "w");
-    if (!f || fprintf(f, "%ld %d\n", ru.ru_maxrss, code) < 0 || fclose(f) != 0) {
+    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    if (!f || fprintf(f, "%ld %d %.6f\n", ru.ru_maxrss, code, cpu) < 0 || fclose(f) != 0) {
         perror(argv[1]);
         return 127;
     }

@@ -134,8 +134,8 @@ LAUNCH = None   # build/bench/launch, set in main()
 
 def run_child(cmd, preload, env, timeout, stdin_path=None, cwd=None):
     """Runs cmd through the launcher under the allocator `preload` (None: glibc); returns
-    (wall seconds, ru_maxrss KiB, exit status, stdout, stderr). The launcher forks cmd, takes
-    its wait4 rusage and writes ru_maxrss to a file (see bench/launch.c for why)."""
+    (wall seconds, (ru_maxrss KiB, CPU seconds), exit status, stdout, stderr). The launcher
+    forks cmd, takes its wait4 rusage and writes it to a file (see bench/launch.c for why)."""
     rfd, rfile = tempfile.mkstemp(prefix="rusage-")
     os.close(rfd)
     cmd = [LAUNCH, rfile, preload or "-"] + list(cmd)
@@ -148,10 +148,13 @@ def run_child(cmd, preload, env, timeout, stdin_path=None, cwd=None):
             _live_children.add(p.pid)
             fired = []
             timer = threading.Timer(timeout, lambda: (fired.append(1), _kill_group(p.pid)))
+            timer.daemon = True                   # never keeps an interrupted runner alive
             timer.start()
-            _, status, _ = os.wait4(p.pid, 0)
+            try:
+                _, status, _ = os.wait4(p.pid, 0)
+            finally:
+                timer.cancel()
             wall = time.perf_counter() - t0
-            timer.cancel()
             _live_children.discard(p.pid)
             p.returncode = os.waitstatus_to_exitcode(status)
             timed_out = bool(fired)
@@ -167,12 +170,14 @@ def run_child(cmd, preload, env, timeout, stdin_path=None, cwd=None):
 
 
 def _read_rusage(path):
-    """ru_maxrss KiB written by the launcher (0 when it was killed before writing)."""
+    """(ru_maxrss KiB, user+system CPU s) written by the launcher ((0, 0) when it was killed
+    before writing)."""
     try:
         with open(path) as f:
-            return int(f.read().split()[0])
+            fields = f.read().split()
+            return int(fields[0]), float(fields[2])
     except (OSError, ValueError, IndexError):
-        return 0
+        return 0, 0.0
     finally:
         try:
             os.unlink(path)
@@ -388,12 +393,14 @@ def summarise(samples):
     if not ok or len(ok) < len(samples):
         return None
     walls = [s["wall"] for s in ok]
+    cpus = [s["cpu"] for s in ok]
     rsss = [s["rss"] for s in ok]
     extras = {}
     for key in ok[0]["extras"]:
         vals = [s["extras"][key] for s in ok if key in s["extras"]]
         extras[key] = statistics.median(vals)
     return {"wall": statistics.median(walls), "wall_min": min(walls), "wall_max": max(walls),
+            "cpu": statistics.median(cpus), "cpu_min": min(cpus), "cpu_max": max(cpus),
             "rss": statistics.median(rsss), "rss_min": min(rsss), "rss_max": max(rsss),
             "extras": extras}
 
@@ -442,6 +449,16 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
             s = stats.get((w, a))
             cells.append("failed" if not s else "%.3f (%.3f–%.3f)" % (s["wall"], s["wall_min"],
                                                                     s["wall_max"]))
+        L.append("| %s | %s |" % (w, " | ".join(cells)))
+    L += ["", "## Raw medians: CPU time (user + system) in seconds (min–max)", "",
+          "Less disturbed than wall time by other work on the machine; for redis, the server's.",
+          "", "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
+    for w in names:
+        cells = []
+        for a in an:
+            s = stats.get((w, a))
+            cells.append("failed" if not s else "%.3f (%.3f–%.3f)" % (s["cpu"], s["cpu_min"],
+                                                                    s["cpu_max"]))
         L.append("| %s | %s |" % (w, " | ".join(cells)))
     L += ["", "## Raw medians: peak RSS in MiB (min–max), from wait4 ru_maxrss", "",
           "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
@@ -584,13 +601,14 @@ def main():
                         try:
                             wall, rss, rc, extras, err = run_redis(preload, e, a.timeout, tmp, a.scale)
                         except (RuntimeError, OSError, subprocess.SubprocessError) as ex:
-                            wall, rss, rc, err = 0, 0, str(ex), ""
+                            wall, rss, rc, err = 0, (0, 0.0), str(ex), ""
                     else:
                         wall, rss, rc, out, err = run_child([os.path.join(bdir, w)], preload,
                                                             e, a.timeout)
                         extras = parse_results(out)
+                    rss, cpu = rss
                     samples.setdefault((w, name), []).append(
-                        {"wall": wall, "rss": rss, "rc": rc, "extras": extras})
+                        {"wall": wall, "rss": rss, "cpu": cpu, "rc": rc, "extras": extras})
                     log("%-14s run %d  %-14s %7.3f s  %8.1f MiB%s" % (
                         w, r + 1, name, wall, rss / 1024,
                         "" if rc == 0 else "  FAILED (%s) %s" % (rc, err.strip()[-200:])))
