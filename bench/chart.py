@@ -58,7 +58,8 @@ def _panel(out, top, title, workloads, allocs, ratio, width, height, cap):
     y1 = ypix(1.0)
     out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#000" stroke-dasharray="4 3"/>'
                % (left, y1, left + plot_w, y1))
-    out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/>' % (left, y0, left + plot_w, y0))
+    out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/>'
+               % (left, y0, left + plot_w, y0))
     out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000"/>' % (left, top + 30, left, y0))
 
 

@@ -129,14 +129,15 @@ def env_for(preload, threads, scale):
 
 # ---------------------------------------------------------------- running one child
 
-LAUNCH = None   # build/bench/launch, set in main()
+LAUNCH = None     # build/bench/launch, set in main()
+WORK_DIR = None   # the run's temporary directory, removed at the end whatever happens
 
 
 def run_child(cmd, preload, env, timeout, stdin_path=None, cwd=None):
     """Runs cmd through the launcher under the allocator `preload` (None: glibc); returns
     (wall seconds, (ru_maxrss KiB, CPU seconds), exit status, stdout, stderr). The launcher
     forks cmd, takes its wait4 rusage and writes it to a file (see bench/launch.c for why)."""
-    rfd, rfile = tempfile.mkstemp(prefix="rusage-")
+    rfd, rfile = tempfile.mkstemp(prefix="rusage-", dir=WORK_DIR)
     os.close(rfd)
     cmd = [LAUNCH, rfile, preload or "-"] + list(cmd)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -250,9 +251,10 @@ def run_redis(preload, env, timeout, tmp, scale):
     """redis-server (under the allocator) on loopback; redis-benchmark (plain) drives it.
     Time = the benchmark's wall time; RSS = the server's peak; extras = requests/s."""
     port = free_port()
-    rfd, rfile = tempfile.mkstemp(prefix="rusage-")
+    rfd, rfile = tempfile.mkstemp(prefix="rusage-", dir=WORK_DIR)
     os.close(rfd)
-    server_cmd = [LAUNCH, rfile, preload or "-", shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+    server_cmd = [LAUNCH, rfile, preload or "-", shutil.which("redis-server"),
+                  "--port", str(port), "--bind", "127.0.0.1",
                   "--protected-mode", "yes", "--save", "", "--appendonly", "no",
                   "--daemonize", "no", "--dir", tmp, "--logfile", ""]
     log_path = os.path.join(tmp, "redis.log")
@@ -428,7 +430,8 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
          "Allocators: " + ", ".join("%s (`%s`)" % (a, p or "no preload") for a, p in allocs)
          + ".", ""]
     if missing:
-        L += ["**Missing (not measured):** " + "; ".join("%s — %s" % m for m in missing) + ".", ""]
+        L += ["**Missing (not measured):** " + "; ".join("%s — %s" % m for m in missing) + ".",
+              ""]
     if skipped:
         L += ["**Skipped:** " + "; ".join(skipped) + ".", ""]
     L += ["## Ratio to glibc (median wall time / median peak RSS; lower is better)", "",
@@ -487,7 +490,8 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
         L.append("| %s | %s |" % (label, " | ".join(cells)))
     if callgrind:
         L += ["", "## Fast path: instructions per malloc+free pair (callgrind)", "",
-              "`pair SIZE N` after 10 000 warm-up pairs, 32 blocks of the size kept live; (Ir with N pairs − Ir with 0 pairs) / N, "
+              "`pair SIZE N` after 10 000 warm-up pairs, 32 blocks of the size kept live; "
+              "(Ir with N pairs − Ir with 0 pairs) / N, "
               "N = %d. First figure: the allocator only (the loop in `main` subtracted); in "
               "brackets: including the loop." % meta["pairs"], "",
               "| allocator | " + " | ".join("%d B" % s for s in CALLGRIND_SIZES) + " |",
@@ -581,7 +585,8 @@ def main():
             names.append(w)
 
     stats, samples = {}, {}
-    tmp = tempfile.mkdtemp(prefix="heapkit-bench-")
+    global WORK_DIR
+    tmp = WORK_DIR = tempfile.mkdtemp(prefix="heapkit-bench-")
     try:
         for w in names:
             for r in range(a.runs):
@@ -599,7 +604,8 @@ def main():
                         wall, rss, rc, extras, err = run_sqlite(preload, e, a.timeout, tmp, a.scale)
                     elif w == "redis":
                         try:
-                            wall, rss, rc, extras, err = run_redis(preload, e, a.timeout, tmp, a.scale)
+                            wall, rss, rc, extras, err = run_redis(preload, e, a.timeout, tmp,
+                                                                   a.scale)
                         except (RuntimeError, OSError, subprocess.SubprocessError) as ex:
                             wall, rss, rc, err = 0, (0, 0.0), str(ex), ""
                     else:
