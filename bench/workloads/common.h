@@ -4,16 +4,28 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                             /* sched_getaffinity, CPU_COUNT */
+#endif
+
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* BENCH_THREADS, else the number of online cores. */
+/* BENCH_THREADS, else the cores this process may run on (what `nproc` prints). */
 static inline int bench_threads(void) {
     const char *s = getenv("BENCH_THREADS");
-    long n = s ? strtol(s, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    if (s && *s) {
+        long n = strtol(s, NULL, 10);
+        return n < 1 ? 1 : (int)n;
+    }
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }
 
