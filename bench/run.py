@@ -515,7 +515,8 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
                 name, e.get("ops", 0), e.get("ops_per_s", 0), e.get("peak_live_bytes", 0) / 1024,
                 e.get("peak_heap_bytes", 0) / 1024, e.get("utilisation", 0)))
     if rmissing:
-        L += ["", "Not built (library or header absent): " + ", ".join(rmissing) + "."]
+        L += ([""] if rows else []) + [
+            "Not built (library or header absent): " + ", ".join(rmissing) + "."]
     L += ["", "## Workloads", ""]
     for w, desc in WORKLOADS + PROGRAMS:
         if w in names:
@@ -526,8 +527,9 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
     with open(path_md, "w") as f:
         f.write("\n".join(L))
     chart.write_svg(path_svg, names, an[1:], tr, rr,
-                    "%s, %s, %d runs each, %d threads; dashed line = glibc" % (
-                        meta["date"], meta["host"], meta["runs"], meta["threads"]))
+                    "%s, %s, %d runs each, %d threads; dashed line = glibc%s" % (
+                        meta["date"], meta["host"], meta["runs"], meta["threads"],
+                        "; not measured: " + ", ".join(n for n, _ in missing) if missing else ""))
 
 
 # ---------------------------------------------------------------- main
