@@ -1,0 +1,54 @@
+# Benchmarks: `make bench` (never part of `make` or `make test`; see bench/README.md).
+# Workloads are plain C programs built against the C library's malloc, so LD_PRELOAD chooses the
+# allocator under test. The trace-replay programs for the spec engines are built only when the
+# engine's public header is in the tree.
+# Options (environment or make variables): BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT,
+# BENCH_SCALE, BENCH_NO_CALLGRIND.
+
+BENCH_OUT    := $(BUILD)/bench
+BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread
+
+BENCH_WORKLOADS := $(patsubst bench/workloads/%.c,$(BENCH_OUT)/workloads/%,\
+	$(wildcard bench/workloads/*.c))
+BENCH_MICRO  := $(BENCH_OUT)/micro/pair $(BENCH_OUT)/launch
+BENCH_REPLAY := $(BENCH_OUT)/replay/gen_trace
+
+# Each replay program: its header, its library, its binary.
+define bench_replay
+ifneq ($(wildcard include/$(1)),)
+BENCH_REPLAY += $(BENCH_OUT)/replay/replay_$(2)
+$(BENCH_OUT)/replay/replay_$(2): bench/replay/replay_$(2).c bench/replay/replay.h \
+		bench/replay/trace.h $(LIBDIR)/lib$(3).so
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(BENCH_CFLAGS) $$< -o $$@ -L$$(LIBDIR) -l$(3) \
+		-Wl,-rpath,$$(abspath $$(LIBDIR))
+endif
+endef
+$(eval $(call bench_replay,osmem.h,osmem,osmem))
+$(eval $(call bench_replay,memalloc.h,memalloc,memalloc))
+$(eval $(call bench_replay,UserAPI_MemoryManager.h,mm,mm))
+
+$(BENCH_OUT)/workloads/%: bench/workloads/%.c bench/workloads/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
+
+# -fno-builtin: the compiler must not pair up and delete the malloc/free calls being measured.
+$(BENCH_OUT)/micro/pair: bench/micro/pair.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -fno-builtin $< -o $@
+
+$(BENCH_OUT)/launch: bench/launch.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
+
+$(BENCH_OUT)/replay/gen_trace: bench/replay/gen_trace.c bench/replay/trace.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
+
+.PHONY: bench-build
+bench-build: $(BENCH_WORKLOADS) $(BENCH_MICRO) $(BENCH_REPLAY)
+
+bench:
+	bash tools/deps.sh bench
+	$(MAKE) all bench-build
+	python3 bench/run.py --build '$(BUILD)'
