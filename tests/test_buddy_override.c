@@ -214,5 +214,3 @@ Test(threads, random_malloc_free_realloc_across_threads_keeps_every_block_intact
     struct mallinfo2 after = mallinfo2();
     cr_assert_lt(after.uordblks + after.hblkhd, during.uordblks + during.hblkhd);
 }
-
-
