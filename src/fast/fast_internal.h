@@ -91,6 +91,7 @@ typedef struct segment {
     uint32_t used_pages;      /* pages serving a class */
     uint32_t header_size;     /* bytes before the first page's blocks may start */
     uint32_t huge_cached_ms;  /* huge: when it entered the cache */
+    uint32_t is_abandoned;    /* on an abandoned list (under its lock) */
     uint8_t *huge_block;      /* huge: the block handed out (NULL while cached) */
     size_t huge_usable;       /* huge: bytes usable from huge_block */
     uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
@@ -238,6 +239,7 @@ void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page);
 void fast_segment_purge(heap_t *heap, bool force);
 void fast_segment_abandon_all(heap_t *heap);
 bool fast_segment_adopt(heap_t *heap, unsigned kind);
+bool fast_segment_adopt_this(heap_t *heap, segment_t *segment);
 void fast_registry_set(void *start, size_t size, bool on);
 void fast_segment_list_remove(segment_t **list, segment_t *segment);
 void fast_segment_list_push(segment_t **list, segment_t *segment);

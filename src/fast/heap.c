@@ -308,6 +308,10 @@ void fast_free_generic(void *p, const char *who)
     }
     if (heap != &fast_empty_heap) heap->stats[STAT_free_slow]++;
     uintptr_t owner = __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE);
+    if (owner == 0 && heap != &fast_empty_heap && fast_segment_adopt_this(heap, segment)) {
+        owner = heap->tag;
+        if (page->size_class == 0) invalid_pointer(p, who); /* its page was empty: a double free */
+    }
     if (heap == &fast_empty_heap || owner != heap->tag) {
         free_remote(heap, segment, page, (block_t *)p);
         return;

@@ -70,6 +70,7 @@ void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
 {
     if (size > PTRDIFF_MAX) return NULL;
     if (alignment < 16) alignment = 16;
+    if (size < 16) size = 16; /* a block of size 0 still lies inside its mapping */
     size_t map_align = alignment > SEGMENT_SIZE ? alignment : SEGMENT_SIZE;
     size_t offset = hk_align_up_small(HUGE_HEADER_BYTES, alignment);
     size_t need;

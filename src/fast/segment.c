@@ -226,12 +226,27 @@ void fast_segment_abandon_all(heap_t *heap)
                 fast_segment_list_remove(lists[l], segment);
                 __atomic_store_n(&segment->owner, 0, __ATOMIC_RELEASE);
                 hk_lock(&abandoned_lock);
+                segment->is_abandoned = 1;
                 fast_segment_list_push(&abandoned[kind], segment);
                 hk_unlock(&abandoned_lock);
                 hk_stat_add(&fast_global_stats[STAT_segments_abandoned], 1);
             }
         }
         heap->empty_segments[kind] = 0;
+    }
+}
+
+static void adopt_pages(heap_t *heap, segment_t *segment)
+{
+    __atomic_store_n(&segment->owner, heap->tag, __ATOMIC_RELEASE);
+    fast_segment_list_push(list_for(heap, segment), segment);
+    if (segment->used_pages == 0) heap->empty_segments[segment->kind]++;
+    hk_stat_add(&fast_global_stats[STAT_segments_adopted], 1);
+    for (unsigned i = 0; i < segment->page_count; i++) {
+        page_t *page = &segment->pages[i];
+        if (page->size_class == 0) continue;
+        fast_page_collect_thread_free(page);
+        fast_heap_adopt_page(heap, page);
     }
 }
 
@@ -242,19 +257,30 @@ bool fast_segment_adopt(heap_t *heap, unsigned kind)
     if (!__atomic_load_n(&abandoned[kind], __ATOMIC_RELAXED)) return false;
     hk_lock(&abandoned_lock);
     segment_t *segment = abandoned[kind];
-    if (segment) fast_segment_list_remove(&abandoned[kind], segment);
+    if (segment) {
+        fast_segment_list_remove(&abandoned[kind], segment);
+        segment->is_abandoned = 0;
+    }
     hk_unlock(&abandoned_lock);
     if (!segment) return false;
-    __atomic_store_n(&segment->owner, heap->tag, __ATOMIC_RELEASE);
-    fast_segment_list_push(list_for(heap, segment), segment);
-    hk_stat_add(&fast_global_stats[STAT_segments_adopted], 1);
-    for (unsigned i = 0; i < segment->page_count; i++) {
-        page_t *page = &segment->pages[i];
-        if (page->size_class == 0) continue;
-        fast_page_collect_thread_free(page);
-        fast_heap_adopt_page(heap, page);
-    }
+    adopt_pages(heap, segment);
     return true;
+}
+
+/* A free into an abandoned segment adopts it: the freeing thread becomes its owner, so the
+ * memory of exited threads is reclaimed by whoever frees their blocks, and those frees become
+ * local ones. False when another thread took it first (or it is not on the list yet). */
+bool fast_segment_adopt_this(heap_t *heap, segment_t *segment)
+{
+    hk_lock(&abandoned_lock);
+    bool listed = segment->is_abandoned;
+    if (listed) {
+        fast_segment_list_remove(&abandoned[segment->kind], segment);
+        segment->is_abandoned = 0;
+    }
+    hk_unlock(&abandoned_lock);
+    if (listed) adopt_pages(heap, segment);
+    return listed;
 }
 
 void fast_segment_register_locks(void)

@@ -219,12 +219,23 @@ HK_EXPORT int malloc_info(int options, FILE *stream)
 
 /* HEAPKIT_SHOW_STATS=1 prints the statistics when the program exits: to stderr, or appended to
  * HEAPKIT_STATS_FILE; HEAPKIT_STATS_JSON=1 prints one JSON object per process instead. */
+/* Programs that close stderr in an atexit handler (gnulib's close_stdout: coreutils, grep, …)
+ * would silence a report written at exit to fd 2, so a close-on-exec duplicate is kept. */
+static int stats_stderr = -1;
+
+__attribute__((constructor)) static void stats_keep_stderr(void)
+{
+    const char *path = hk_env_lookup("HEAPKIT_STATS_FILE");
+    if (hk_env_bool("HEAPKIT_SHOW_STATS", false) && !(path && *path))
+        stats_stderr = fcntl(2, F_DUPFD_CLOEXEC, 100);
+}
+
 __attribute__((destructor)) static void stats_at_exit(void)
 {
     if (!hk_env_bool("HEAPKIT_SHOW_STATS", false)) return;
     bool json = hk_env_bool("HEAPKIT_STATS_JSON", false);
     const char *path = hk_env_lookup("HEAPKIT_STATS_FILE");
-    int fd = 2;
+    int fd = stats_stderr >= 0 ? stats_stderr : 2;
     if (path && *path) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) return;
@@ -233,5 +244,5 @@ __attribute__((destructor)) static void stats_at_exit(void)
         hk_dprintf(fd, "== %s statistics: pid %d (%s) ==\n", hk_engine_name, (int)getpid(),
                    program_invocation_short_name);
     hk_engine_stats_print(fd, json);
-    if (fd != 2) close(fd);
+    if (fd != 2 && fd != stats_stderr) close(fd);
 }
