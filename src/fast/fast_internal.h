@@ -222,11 +222,12 @@ HK_INLINE uint8_t *page_area(const segment_t *segment, const page_t *page)
 /* ---- Slow paths (other files) -------------------------------------------------------------- */
 
 /* heap.c */
-void *fast_malloc_generic(heap_t *heap, size_t size, bool zero);
+/* The slow paths stay out of line (also under LTO), so the fast paths need no stack frame. */
+HK_NOINLINE void *fast_malloc_generic(heap_t *heap, size_t size, bool zero);
 void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero);
 heap_t *fast_heap_get(void);   /* the calling thread's heap, made on first use; NULL on OOM */
-void fast_free_generic(void *p, const char *who);
-void fast_page_emptied(heap_t *heap, page_t *page);
+HK_NOINLINE void fast_free_generic(void *p, const char *who);
+HK_NOINLINE void fast_page_emptied(heap_t *heap, page_t *page);
 void fast_heap_collect(heap_t *heap, bool force);
 void fast_options_init(void);
 void fast_stats_sum_heaps(uint64_t out[FAST_HEAP_STAT_COUNT]);
@@ -293,7 +294,9 @@ HK_INLINE void fast_free(void *p, const char *who)
             block_t *block = (block_t *)p;
             block->next = page->local_free;
             page->local_free = block;
-            if (hk_unlikely(--page->used == 0)) fast_page_emptied(heap, page);
+            /* An emptied page is retired unless it is the class's current page. */
+            if (hk_unlikely(--page->used == 0) && heap->avail[page->size_class].head != page)
+                fast_page_emptied(heap, page);
             return;
         }
     }
