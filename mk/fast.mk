@@ -6,12 +6,24 @@
 FAST_SRC     := $(wildcard src/fast/*.c)
 HEAPKIT_SRC  := src/front/override.c src/front/override_cxx.c src/front/hk_api.c $(FAST_SRC)
 
+# clang rejects gcc's -fno-fat-lto-objects (in LTO_FLAGS): a clang build links plain objects.
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
+heapkit_objs = $(call obj,$(1))
+HEAPKIT_LOWER := $(LOWER_OBJ)
+HEAPKIT_LDFLAGS := $(OPT) -fPIC
+else
+heapkit_objs = $(call lto,$(1))
+HEAPKIT_LOWER := $(LOWER_LTO)
+HEAPKIT_LDFLAGS := $(LTO_LDFLAGS)
+endif
+
 # operator new must let a std::bad_alloc unwind through it.
 $(call lto,src/front/override_cxx.c) $(call obj,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
 
-$(LIBDIR)/libheapkit.so: $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO)
+# Exported: the malloc family, the C++ operators and hk_* (everything else is hidden).
+$(LIBDIR)/libheapkit.so: $(call heapkit_objs,$(HEAPKIT_SRC)) $(HEAPKIT_LOWER)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LTO_LDFLAGS) -Wl,-z,now -lpthread
+	$(CC) -shared -o $@ $^ $(HEAPKIT_LDFLAGS) -Wl,-z,now -lpthread
 
 $(LIBDIR)/libheapkit.a: $(call obj,$(HEAPKIT_SRC)) $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
