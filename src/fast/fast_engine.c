@@ -183,9 +183,10 @@ void hk_engine_mallinfo(struct mallinfo2 *out)
     out->arena = g[STAT_segment_bytes];
     out->ordblks = 0;
     out->hblks = g[STAT_huge_blocks_in_use];
-    out->hblkhd = g[STAT_huge_bytes_in_use] + g[STAT_huge_cache_bytes];
+    out->hblkhd = g[STAT_huge_bytes_in_use];
     out->usmblks = sys.mapped_peak_bytes;
     out->uordblks = g[STAT_page_bytes_in_use] + g[STAT_huge_bytes_in_use];
+    /* free: unused pages of segments, and cached huge mappings (mostly decommitted) */
     out->fordblks = g[STAT_segment_bytes] - g[STAT_page_bytes_in_use] + g[STAT_huge_cache_bytes];
     out->keepcost = 0;
 }

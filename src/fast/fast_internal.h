@@ -92,6 +92,7 @@ typedef struct segment {
     uint32_t header_size;     /* bytes before the first page's blocks may start */
     uint32_t huge_cached_ms;  /* huge: when it entered the cache */
     uint32_t is_abandoned;    /* on an abandoned list (under its lock) */
+    uint32_t huge_committed;  /* huge, cached: its pages are still committed */
     uint8_t *huge_block;      /* huge: the block handed out (NULL while cached) */
     size_t huge_usable;       /* huge: bytes usable from huge_block */
     uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
@@ -130,7 +131,7 @@ typedef struct {
     X(huge_cache_hits, "huge allocations served from the cache")                             \
     X(huge_bytes_in_use, "bytes of huge blocks handed out now")                              \
     X(huge_blocks_in_use, "huge blocks handed out now")                                      \
-    X(huge_cache_bytes, "bytes of huge mappings cached now")                                 \
+    X(huge_cache_bytes, "bytes of huge mappings cached now (decommitted after the delay)")                                 \
     X(trims, "calls to malloc_trim or hk_trim")
 
 enum { FAST_HEAP_STATS(HK_STAT_ENUM) FAST_HEAP_STAT_COUNT };

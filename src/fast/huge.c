@@ -1,8 +1,9 @@
 /* Huge blocks (over 128 KiB, or aligned beyond what the size classes give): each is its own
  * segment, a mapping aligned to 4 MiB (or to the alignment asked for) with the block after a
- * short header. Any thread may free one. A small cache of recently freed mappings (a few
- * entries, bounded bytes, expiring after a second) saves the mmap/munmap pair when a program
- * frees and allocates big buffers in turn. */
+ * short header. Any thread may free one. Freed mappings are cached so a program that frees and
+ * allocates big buffers in turn does not pay mmap/munmap each time: a cached mapping keeps its
+ * memory for the purge delay, then only its address range (its pages are decommitted), and is
+ * unmapped after a few seconds unused or by trim. */
 #include <string.h>
 
 #include "core/checked.h"
@@ -11,14 +12,16 @@
 #include "fast/fast_internal.h"
 #include "os/sys.h"
 
-#define HUGE_CACHE_SLOTS       8
-#define HUGE_CACHE_MAX_BYTES   ((size_t)32 << 20)
-#define HUGE_CACHE_EXPIRE_MS   1000
+#define HUGE_CACHE_SLOTS            32
+#define HUGE_CACHE_MAX_BYTES        ((size_t)512 << 20) /* address space, mostly decommitted */
+#define HUGE_CACHE_COMMITTED_BYTES  ((size_t)32 << 20)  /* memory kept before the delay */
+#define HUGE_CACHE_EXPIRE_MS        3000
 /* The block starts this far into its mapping (the header, rounded to a cache line). */
 #define HUGE_HEADER_BYTES ((offsetof(segment_t, pages) + 63) & ~(size_t)63)
 
 static hk_lock_t huge_lock = HK_LOCK_INIT;
 static segment_t *huge_cache[HUGE_CACHE_SLOTS];
+static size_t huge_cache_committed; /* bytes of cached mappings not yet decommitted */
 
 void fast_huge_register_locks(void)
 {
@@ -33,18 +36,34 @@ static void huge_unmap(segment_t *segment)
     sys_unmap(segment, size);
 }
 
-/* Removes cache entries older than the expiry (all when force); call with huge_lock held.
- * Returns how many were dropped. Unmapping under the lock is rare and short. */
-static unsigned cache_expire(uint32_t now, bool force)
+/* Returns a cached mapping's pages (all but the header's) to the OS; it stays mapped. */
+static void cache_decommit(segment_t *segment)
+{
+    if (!segment->huge_committed) return;
+    size_t os_page = sys_page_size();
+    sys_decommit((uint8_t *)segment + os_page, segment->map_size - os_page);
+    segment->huge_committed = 0;
+    huge_cache_committed -= segment->map_size;
+}
+
+/* With huge_lock held: decommits entries older than the purge delay, unmaps those older than
+ * the expiry (all of them when force). Returns how many were unmapped. */
+static unsigned cache_maintain(uint32_t now, bool force)
 {
     unsigned dropped = 0;
     for (unsigned i = 0; i < HUGE_CACHE_SLOTS; i++) {
         segment_t *segment = huge_cache[i];
-        if (!segment || (!force && now - segment->huge_cached_ms < HUGE_CACHE_EXPIRE_MS)) continue;
-        huge_cache[i] = NULL;
-        hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
-        huge_unmap(segment);
-        dropped++;
+        if (!segment) continue;
+        uint32_t age = now - segment->huge_cached_ms;
+        if (force || age >= HUGE_CACHE_EXPIRE_MS) {
+            huge_cache[i] = NULL;
+            if (segment->huge_committed) huge_cache_committed -= segment->map_size;
+            hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
+            huge_unmap(segment);
+            dropped++;
+        } else if (age >= fast_options.purge_delay_ms) {
+            cache_decommit(segment);
+        }
     }
     return dropped;
 }
@@ -62,6 +81,7 @@ static segment_t *cache_take(size_t need, size_t map_align)
     if (best < 0) return NULL;
     segment_t *segment = huge_cache[best];
     huge_cache[best] = NULL;
+    if (segment->huge_committed) huge_cache_committed -= segment->map_size;
     hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
     return segment;
 }
@@ -78,7 +98,7 @@ void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
 
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
-    cache_expire(now, false);
+    cache_maintain(now, false);
     segment_t *segment = cache_take(need, map_align);
     hk_unlock(&huge_lock);
     if (segment) {
@@ -114,14 +134,18 @@ void fast_huge_free(segment_t *segment, void *p, const char *who)
     segment->huge_block = NULL;
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
-    cache_expire(now, false);
+    cache_maintain(now, false);
     uint64_t cached = __atomic_load_n(&fast_global_stats[STAT_huge_cache_bytes], __ATOMIC_RELAXED);
     if (segment->map_size <= HUGE_CACHE_MAX_BYTES - cached) {
         for (unsigned i = 0; i < HUGE_CACHE_SLOTS; i++) {
             if (huge_cache[i]) continue;
             segment->huge_cached_ms = now;
+            segment->huge_committed = 1;
+            huge_cache_committed += segment->map_size;
             huge_cache[i] = segment;
             hk_stat_add(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
+            if (huge_cache_committed > HUGE_CACHE_COMMITTED_BYTES || fast_options.purge_delay_ms == 0)
+                cache_decommit(segment);
             segment = NULL;
             break;
         }
@@ -134,7 +158,7 @@ void fast_huge_free(segment_t *segment, void *p, const char *who)
 bool fast_huge_trim(void)
 {
     hk_lock(&huge_lock);
-    unsigned dropped = cache_expire(0, true);
+    unsigned dropped = cache_maintain(0, true);
     hk_unlock(&huge_lock);
     return dropped != 0;
 }
