@@ -261,7 +261,27 @@ void *fast_malloc_generic(heap_t *heap, size_t size, bool zero)
         if (!heap) return NULL;
     }
     if (size > MEDIUM_BLOCK_MAX) return fast_huge_malloc(size, 0, zero);
-    return fast_malloc_class(heap, size_class_of(size), zero);
+    unsigned size_class = size_class_of(size);
+    /* The class's current page, refilled from its local frees if need be, still without the
+     * slow path's work (sizes above DIRECT_MAX come here every time). */
+    page_t *page = heap->avail[size_class].head;
+    if (page != NULL && page->free == NULL && page->local_free != NULL) {
+        page->free = page->local_free;
+        page->local_free = NULL;
+        page->free_is_zero = 0;
+    }
+    if (hk_likely(page != NULL && page->free != NULL)) {
+        block_t *block = page->free;
+        bool was_zero = page->free_is_zero;
+        page->free = block->next;
+        page->used++;
+        if (zero) {
+            if (was_zero) block->next = NULL;
+            else memset(block, 0, page->block_size);
+        }
+        return block;
+    }
+    return fast_malloc_class(heap, size_class, zero);
 }
 
 /* ---- Free slow path ------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 /* Blocks are carved EXTEND_BYTES at a time, so a page touches only the memory it uses. */
 #define EXTEND_BYTES 4096
+#define EXTEND_MIN_BLOCKS 4
 
 /* ---- Set-up -------------------------------------------------------------------------------- */
 
@@ -42,7 +43,7 @@ static void page_extend(segment_t *segment, page_t *page)
 {
     size_t block_size = page->block_size;
     uint32_t count = (uint32_t)(EXTEND_BYTES / block_size);
-    if (count == 0) count = 1;
+    if (count < EXTEND_MIN_BLOCKS) count = EXTEND_MIN_BLOCKS;
     if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
     uint8_t *first = page_area(segment, page) + (size_t)page->capacity * block_size;
     uint8_t *p = first;
