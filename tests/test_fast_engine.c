@@ -105,6 +105,24 @@ Test(fast_engine, realloc_keeps_contents_while_growing_and_shrinking)
     CHECK();
 }
 
+Test(fast_engine, calloc_on_purged_pages_is_zero_without_stale_data)
+{
+    enum { N = 3000 };
+    static unsigned char *blocks[N];
+    for (int i = 0; i < N; i++) {
+        blocks[i] = hk_engine_malloc(500);
+        memset(blocks[i], 0xff, 500);
+    }
+    for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
+    cr_assert(hk_engine_trim(0), "the emptied pages are purged");
+    for (int i = 0; i < N; i++) {
+        blocks[i] = hk_engine_calloc(500);
+        for (int j = 0; j < 500; j++) cr_assert_eq(blocks[i][j], 0, "block %d byte %d", i, j);
+    }
+    CHECK();
+    for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
+}
+
 /* ---- Threads ------------------------------------------------------------------------------- */
 
 #define CROSS_COUNT 5000
@@ -174,6 +192,32 @@ Test(fast_engine, exited_thread_segment_is_abandoned_then_adopted)
     cr_assert_geq(global_stat(STAT_segments_adopted), 1);
     /* The blocks of the dead thread are still valid and can be freed from here. */
     for (int i = 0; i < KEPT_COUNT; i++) hk_engine_free(kept_blocks[i], "free");
+    CHECK();
+}
+
+static void *allocate_only(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < KEPT_COUNT; i++) kept_blocks[i] = hk_engine_malloc(64);
+    return NULL;
+}
+
+Test(fast_engine, freeing_a_dead_threads_blocks_adopts_and_releases_its_segment)
+{
+    void *mine = hk_engine_malloc(16); /* this thread has a heap */
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_only, NULL);
+    pthread_join(t, NULL);
+    cr_assert_eq(global_stat(STAT_segments_abandoned), 1);
+    for (int i = 0; i < KEPT_COUNT; i++) hk_engine_free(kept_blocks[i], "free");
+    cr_assert_eq(global_stat(STAT_segments_adopted), 1, "the first free adopted the segment");
+    /* Left: this thread's page and the adopted page, now the (empty) current page of its class. */
+    cr_assert_leq(global_stat(STAT_page_bytes_in_use), (uint64_t)2 << SMALL_PAGE_SHIFT);
+    CHECK();
+    hk_engine_free(mine, "free");
+    cr_assert(hk_engine_trim(0));
+    cr_assert_eq(global_stat(STAT_page_bytes_in_use), 0);
+    cr_assert_eq(global_stat(STAT_segment_bytes), 0, "trim unmapped every empty segment");
     CHECK();
 }
 
