@@ -123,6 +123,22 @@ Test(fast_engine, calloc_on_purged_pages_is_zero_without_stale_data)
     for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
 }
 
+Test(fast_engine, a_local_free_into_a_full_page_makes_its_block_reusable)
+{
+    enum { N = 200 }; /* 4 KiB blocks: 16 per page, so the first pages fill up */
+    static void *blocks[N];
+    for (int i = 0; i < N; i++) blocks[i] = hk_engine_malloc(4096);
+    CHECK();
+    uint64_t pages = heap_stat(STAT_pages_started);
+    hk_engine_free(blocks[3], "free"); /* blocks[3] lives in a full page */
+    CHECK();
+    void *again = NULL;
+    for (int i = 0; i < 16 && again != blocks[3]; i++) again = hk_engine_malloc(4096);
+    cr_assert_eq(again, blocks[3], "the freed block of the full page was not reused");
+    cr_assert_leq(heap_stat(STAT_pages_started), pages + 1);
+    CHECK();
+}
+
 /* ---- Threads ------------------------------------------------------------------------------- */
 
 #define CROSS_COUNT 5000

@@ -35,7 +35,7 @@ void *hk_engine_calloc(size_t size)
             return block;
         }
     }
-    return fast_malloc_generic(heap, size, true);
+    return fast_malloc_generic(size, heap, true);
 }
 
 /* Forced inline so that, under LTO, free() is the fast path itself rather than a jump to it. */
@@ -229,8 +229,10 @@ static bool check_page(const heap_t *heap, const page_t *page, unsigned size_cla
     if (!check_list(segment, page, page->local_free, &n_local)) return false;
     if (!check_list(segment, page, __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE), &n_thread))
         return false;
-    /* thread_free blocks still count as used until collected */
-    if (page->used + n_free + n_local != page->capacity)
+    /* thread_free blocks still count as used until collected; a full page has none free */
+    if (full && (page->used != FULL_PAGE_USED || n_free + n_local != 0 || page->capacity != page->reserved))
+        return check_fail("full page with free blocks", page);
+    if (!full && page->used + n_free + n_local != page->capacity)
         return check_fail("used + free blocks differ from capacity", page);
     if ((uintptr_t)page_area(segment, page) % 16) return check_fail("unaligned page area", page);
     return true;

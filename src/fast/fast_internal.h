@@ -42,6 +42,11 @@
 
 #define SEGMENT_COOKIE ((uintptr_t)0x6865617068656170ull) /* xor'ed with the address */
 
+/* A page in the full queue has every block handed out (used == reserved); its `used` is set to
+ * 1 instead, so the owner's first free into it takes the `--used == 0` branch the fast path
+ * has anyway, and requeues it: no separate "is it full" test on the fast path. */
+#define FULL_PAGE_USED 1
+
 /* Owner tag bit: in checked mode every owner value carries it, so no pointer ever matches the
  * calling heap on the fast path and every free goes through the checking slow path. */
 #define OWNER_CHECK_TAG ((uintptr_t)1)
@@ -70,7 +75,7 @@ typedef struct page {
     uint32_t reserved;      /* blocks that fit in the page */
     uint32_t area_offset;   /* first block, as an offset from the segment start */
     uint8_t size_class;     /* class served; 0 when the page is free */
-    uint8_t in_full;        /* in the heap's full queue: a local free must requeue it */
+    uint8_t in_full;        /* in the heap's full queue; `used` then reads FULL_PAGE_USED */
     uint8_t free_is_zero;   /* every block on `free` is zero (except its next word) */
     uint8_t mem_zero;       /* the page's memory reads zero (fresh map or decommitted) */
 } __attribute__((aligned(64))) page_t;
@@ -224,7 +229,7 @@ HK_INLINE uint8_t *page_area(const segment_t *segment, const page_t *page)
 
 /* heap.c */
 /* The slow paths stay out of line (also under LTO), so the fast paths need no stack frame. */
-HK_NOINLINE void *fast_malloc_generic(heap_t *heap, size_t size, bool zero);
+HK_NOINLINE void *fast_malloc_generic(size_t size, heap_t *heap, bool zero);
 void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero);
 heap_t *fast_heap_get(void);   /* the calling thread's heap, made on first use; NULL on OOM */
 HK_NOINLINE void fast_free_generic(void *p, const char *who);
@@ -282,7 +287,7 @@ HK_INLINE void *fast_malloc(size_t size)
             return block;
         }
     }
-    return fast_malloc_generic(heap, size, false);
+    return fast_malloc_generic(size, heap, false);
 }
 
 HK_INLINE void fast_free(void *p, const char *who)
@@ -291,15 +296,14 @@ HK_INLINE void fast_free(void *p, const char *who)
     heap_t *heap = fast_tls_heap;
     if (hk_likely(registry_get(p) == REGISTRY_START && segment->owner == (uintptr_t)heap)) {
         page_t *page = page_of(segment, p);
-        if (hk_likely(!page->in_full)) {
-            block_t *block = (block_t *)p;
-            block->next = page->local_free;
-            page->local_free = block;
-            /* An emptied page is retired unless it is the class's current page. */
-            if (hk_unlikely(--page->used == 0) && heap->avail[page->size_class].head != page)
-                fast_page_emptied(heap, page);
-            return;
-        }
+        block_t *block = (block_t *)p;
+        block->next = page->local_free;
+        page->local_free = block;
+        /* An emptied page is retired unless it is the class's current page; a full page
+         * (FULL_PAGE_USED) goes back to its queue. */
+        if (hk_unlikely(--page->used == 0) && heap->avail[page->size_class].head != page)
+            fast_page_emptied(heap, page);
+        return;
     }
     fast_free_generic(p, who);
 }

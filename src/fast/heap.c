@@ -149,15 +149,19 @@ static void avail_remove(heap_t *heap, page_t *page)
     if (was_head) avail_changed(heap, page->size_class);
 }
 
+/* page has no free block at all (so used == reserved). */
 static void full_push(heap_t *heap, page_t *page)
 {
     page->in_full = 1;
+    page->used = FULL_PAGE_USED;
     fast_queue_push_back(&heap->full[page->size_class], page);
 }
 
+/* Takes a page off the full queue with its true count (blocks freed since are not in it). */
 static void full_remove(heap_t *heap, page_t *page)
 {
     page->in_full = 0;
+    page->used = page->reserved;
     fast_queue_remove(&heap->full[page->size_class], page);
 }
 
@@ -166,11 +170,13 @@ static void page_retire(heap_t *heap, page_t *page)
     fast_segment_page_free(heap, segment_of(page), page);
 }
 
-/* An adopted segment's page joins this heap's queues. */
+/* An adopted segment's page joins this heap's queues (after collecting its remote frees). */
 void fast_heap_adopt_page(heap_t *heap, page_t *page)
 {
+    if (page->in_full) page->used = page->reserved; /* its queue was the dead heap's */
     page->in_full = 0;
     page->next = page->prev = NULL;
+    fast_page_collect_thread_free(page);
     if (page->used == 0) page_retire(heap, page);
     else if (page->free || page->local_free || page->capacity < page->reserved) avail_push_back(heap, page);
     else full_push(heap, page);
@@ -180,6 +186,12 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page)
  * of a class stays, so a loop of malloc/free does not bounce pages in and out. */
 void fast_page_emptied(heap_t *heap, page_t *page)
 {
+    if (page->in_full) { /* not empty: the first local free into a full page */
+        full_remove(heap, page);
+        page->used--;
+        avail_push_back(heap, page);
+        return;
+    }
     if (heap->avail[page->size_class].head == page) return;
     avail_remove(heap, page);
     page_retire(heap, page);
@@ -207,8 +219,9 @@ static void heap_scan_full(heap_t *heap, unsigned size_class)
     page_t *next;
     for (page_t *page = heap->full[size_class].head; page; page = next) {
         next = page->next;
-        if (!fast_page_collect_thread_free(page)) continue;
+        if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
         full_remove(heap, page);
+        fast_page_collect_thread_free(page);
         avail_push_back(heap, page);
     }
 }
@@ -254,7 +267,7 @@ void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
     return block;
 }
 
-void *fast_malloc_generic(heap_t *heap, size_t size, bool zero)
+void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
 {
     if (hk_unlikely(heap == &fast_empty_heap)) {
         heap = fast_heap_get();
@@ -340,14 +353,7 @@ void fast_free_generic(void *p, const char *who)
     block_t *block = (block_t *)p;
     block->next = page->local_free;
     page->local_free = block;
-    page->used--;
-    if (page->in_full) {
-        full_remove(heap, page);
-        if (page->used == 0) page_retire(heap, page);
-        else avail_push_back(heap, page);
-    } else if (page->used == 0) {
-        fast_page_emptied(heap, page);
-    }
+    if (--page->used == 0) fast_page_emptied(heap, page); /* emptied, or was full */
 }
 
 /* ---- Collection and thread exit ------------------------------------------------------------- */
@@ -361,14 +367,11 @@ void fast_heap_collect(heap_t *heap, bool force)
         page_t *next;
         for (page_t *page = heap->full[c].head; page; page = next) {
             next = page->next;
+            if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
+            full_remove(heap, page);
             fast_page_collect_thread_free(page);
-            if (page->used == 0) {
-                full_remove(heap, page);
-                page_retire(heap, page);
-            } else if (page->free || page->local_free) {
-                full_remove(heap, page);
-                avail_push_back(heap, page);
-            }
+            if (page->used == 0) page_retire(heap, page);
+            else avail_push_back(heap, page);
         }
         for (page_t *page = heap->avail[c].head; page; page = next) {
             next = page->next;

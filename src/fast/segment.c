@@ -244,9 +244,7 @@ static void adopt_pages(heap_t *heap, segment_t *segment)
     hk_stat_add(&fast_global_stats[STAT_segments_adopted], 1);
     for (unsigned i = 0; i < segment->page_count; i++) {
         page_t *page = &segment->pages[i];
-        if (page->size_class == 0) continue;
-        fast_page_collect_thread_free(page);
-        fast_heap_adopt_page(heap, page);
+        if (page->size_class != 0) fast_heap_adopt_page(heap, page);
     }
 }
 
