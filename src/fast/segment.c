@@ -150,6 +150,7 @@ void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page)
     page->mem_zero = mem_zero;
     segment->free_mask |= bit;
     segment->dirty_mask |= bit;
+    heap->now_ms = fast_now_ms(); /* the fast path may have run long since the last tick */
     segment->retired_ms[index] = heap->now_ms;
     heap->dirty_pages++;
     if (--segment->used_pages == 0) heap->empty_segments[segment->kind]++;
