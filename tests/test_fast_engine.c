@@ -40,7 +40,8 @@ Test(fast_engine, every_size_class_round_trips_with_bounded_waste)
         memset(p, 0xab, usable);
         hk_engine_free(p, "test");
     }
-    for (unsigned c = 1; c < CLASS_COUNT; c++) cr_assert_eq(size_class_of(class_block_size(c)), c);
+    for (unsigned c = 1; c < CLASS_COUNT; c++)
+        cr_assert_eq(size_class_of(class_block_size(c)), c);
     CHECK();
 }
 
@@ -52,7 +53,8 @@ Test(fast_engine, blocks_are_16_byte_aligned_for_sizes_up_to_4096)
         cr_assert_eq((uintptr_t)kept[size] % 16, 0, "size %zu", size);
     }
     CHECK();
-    for (size_t size = 0; size <= 4096; size++) hk_engine_free(kept[size], "test");
+    for (size_t size = 0; size <= 4096; size++)
+        hk_engine_free(kept[size], "test");
     CHECK();
 }
 
@@ -79,7 +81,8 @@ Test(fast_engine, calloc_zeroes_reused_and_fresh_blocks)
         memset(p, 0xff, size);
         hk_engine_free(p, "test");
         unsigned char *q = hk_engine_calloc(size);
-        for (size_t i = 0; i < size; i++) cr_assert_eq(q[i], 0, "size %zu byte %zu", size, i);
+        for (size_t i = 0; i < size; i++)
+            cr_assert_eq(q[i], 0, "size %zu byte %zu", size, i);
         hk_engine_free(q, "test");
     }
     CHECK();
@@ -88,19 +91,22 @@ Test(fast_engine, calloc_zeroes_reused_and_fresh_blocks)
 Test(fast_engine, realloc_keeps_contents_while_growing_and_shrinking)
 {
     unsigned char *p = hk_engine_malloc(10);
-    for (int i = 0; i < 10; i++) p[i] = (unsigned char)i;
+    for (int i = 0; i < 10; i++)
+        p[i] = (unsigned char)i;
     size_t size = 10;
     while (size < ((size_t)8 << 20)) {
         size_t next = size * 3;
         p = hk_engine_realloc(p, next, "realloc");
         cr_assert_not_null(p);
-        for (int i = 0; i < 10; i++) cr_assert_eq(p[i], i);
+        for (int i = 0; i < 10; i++)
+            cr_assert_eq(p[i], i);
         size = next;
     }
     void *same = hk_engine_realloc(p, size - 16, "realloc");
     cr_assert_eq(same, p, "a slight shrink stays in place");
     p = hk_engine_realloc(p, 20, "realloc");
-    for (int i = 0; i < 10; i++) cr_assert_eq(p[i], i);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(p[i], i);
     hk_engine_free(p, "free");
     CHECK();
 }
@@ -113,27 +119,32 @@ Test(fast_engine, calloc_on_purged_pages_is_zero_without_stale_data)
         blocks[i] = hk_engine_malloc(500);
         memset(blocks[i], 0xff, 500);
     }
-    for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
     cr_assert(hk_engine_trim(0), "the emptied pages are purged");
     for (int i = 0; i < N; i++) {
         blocks[i] = hk_engine_calloc(500);
-        for (int j = 0; j < 500; j++) cr_assert_eq(blocks[i][j], 0, "block %d byte %d", i, j);
+        for (int j = 0; j < 500; j++)
+            cr_assert_eq(blocks[i][j], 0, "block %d byte %d", i, j);
     }
     CHECK();
-    for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
 }
 
 Test(fast_engine, a_local_free_into_a_full_page_makes_its_block_reusable)
 {
     enum { N = 200 }; /* 4 KiB blocks: 16 per page, so the first pages fill up */
     static void *blocks[N];
-    for (int i = 0; i < N; i++) blocks[i] = hk_engine_malloc(4096);
+    for (int i = 0; i < N; i++)
+        blocks[i] = hk_engine_malloc(4096);
     CHECK();
     uint64_t pages = heap_stat(STAT_pages_started);
     hk_engine_free(blocks[3], "free"); /* blocks[3] lives in a full page */
     CHECK();
     void *again = NULL;
-    for (int i = 0; i < 16 && again != blocks[3]; i++) again = hk_engine_malloc(4096);
+    for (int i = 0; i < 16 && again != blocks[3]; i++)
+        again = hk_engine_malloc(4096);
     cr_assert_eq(again, blocks[3], "the freed block of the full page was not reused");
     cr_assert_leq(heap_stat(STAT_pages_started), pages + 1);
     CHECK();
@@ -147,13 +158,15 @@ static void *cross_blocks[CROSS_COUNT];
 static void *free_all_blocks(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < CROSS_COUNT; i++) hk_engine_free(cross_blocks[i], "free");
+    for (int i = 0; i < CROSS_COUNT; i++)
+        hk_engine_free(cross_blocks[i], "free");
     return NULL;
 }
 
 Test(fast_engine, cross_thread_frees_are_collected_and_reused)
 {
-    for (int i = 0; i < CROSS_COUNT; i++) cross_blocks[i] = hk_engine_malloc(48);
+    for (int i = 0; i < CROSS_COUNT; i++)
+        cross_blocks[i] = hk_engine_malloc(48);
     uint64_t pages_before = heap_stat(STAT_pages_started);
     pthread_t t;
     pthread_create(&t, NULL, free_all_blocks, NULL);
@@ -183,7 +196,8 @@ static void *kept_blocks[KEPT_COUNT];
 static void *allocate_and_exit(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < KEPT_COUNT; i++) kept_blocks[i] = hk_engine_malloc(100 + (size_t)i % 50);
+    for (int i = 0; i < KEPT_COUNT; i++)
+        kept_blocks[i] = hk_engine_malloc(100 + (size_t)i % 50);
     return NULL;
 }
 
@@ -207,14 +221,16 @@ Test(fast_engine, exited_thread_segment_is_abandoned_then_adopted)
     pthread_join(t, NULL);
     cr_assert_geq(global_stat(STAT_segments_adopted), 1);
     /* The blocks of the dead thread are still valid and can be freed from here. */
-    for (int i = 0; i < KEPT_COUNT; i++) hk_engine_free(kept_blocks[i], "free");
+    for (int i = 0; i < KEPT_COUNT; i++)
+        hk_engine_free(kept_blocks[i], "free");
     CHECK();
 }
 
 static void *allocate_only(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < KEPT_COUNT; i++) kept_blocks[i] = hk_engine_malloc(64);
+    for (int i = 0; i < KEPT_COUNT; i++)
+        kept_blocks[i] = hk_engine_malloc(64);
     return NULL;
 }
 
@@ -225,7 +241,8 @@ Test(fast_engine, freeing_a_dead_threads_blocks_adopts_and_releases_its_segment)
     pthread_create(&t, NULL, allocate_only, NULL);
     pthread_join(t, NULL);
     cr_assert_eq(global_stat(STAT_segments_abandoned), 1);
-    for (int i = 0; i < KEPT_COUNT; i++) hk_engine_free(kept_blocks[i], "free");
+    for (int i = 0; i < KEPT_COUNT; i++)
+        hk_engine_free(kept_blocks[i], "free");
     cr_assert_eq(global_stat(STAT_segments_adopted), 1, "the first free adopted the segment");
     /* Left: this thread's page and the adopted page, now the (empty) current page of its class. */
     cr_assert_leq(global_stat(STAT_page_bytes_in_use), (uint64_t)2 << SMALL_PAGE_SHIFT);
@@ -238,7 +255,7 @@ Test(fast_engine, freeing_a_dead_threads_blocks_adopts_and_releases_its_segment)
 }
 
 #define STRESS_THREADS 4
-#define STRESS_SLOTS 512
+#define STRESS_SLOTS   512
 static void *stress_slots[STRESS_SLOTS];
 
 static void *stress_worker(void *arg)
@@ -262,8 +279,10 @@ static void *stress_worker(void *arg)
 Test(fast_engine, threads_allocating_and_freeing_each_others_blocks_stay_consistent)
 {
     pthread_t t[STRESS_THREADS];
-    for (uintptr_t i = 0; i < STRESS_THREADS; i++) pthread_create(&t[i], NULL, stress_worker, (void *)(i + 1));
-    for (int i = 0; i < STRESS_THREADS; i++) pthread_join(t[i], NULL);
+    for (uintptr_t i = 0; i < STRESS_THREADS; i++)
+        pthread_create(&t[i], NULL, stress_worker, (void *)(i + 1));
+    for (int i = 0; i < STRESS_THREADS; i++)
+        pthread_join(t[i], NULL);
     for (int i = 0; i < STRESS_SLOTS; i++)
         if (stress_slots[i]) hk_engine_free(stress_slots[i], "free");
     cr_assert(hk_engine_trim(0));
@@ -276,8 +295,10 @@ Test(fast_engine, empty_pages_are_retired_and_trim_purges_them)
 {
     enum { N = 20000 };
     static void *blocks[N];
-    for (int i = 0; i < N; i++) blocks[i] = hk_engine_malloc(64);
-    for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
+    for (int i = 0; i < N; i++)
+        blocks[i] = hk_engine_malloc(64);
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
     CHECK();
     cr_assert_gt(heap_stat(STAT_pages_retired), 0);
     sys_counters_t before, after;
@@ -294,10 +315,12 @@ Test(fast_engine, free_pages_are_purged_after_the_delay)
     setenv("HEAPKIT_PURGE_DELAY_MS", "0", 1);
     enum { N = 5000 };
     static void *blocks[N];
-    for (int i = 0; i < N; i++) blocks[i] = hk_engine_malloc(256);
+    for (int i = 0; i < N; i++)
+        blocks[i] = hk_engine_malloc(256);
     sys_counters_t before, after;
     sys_counters(&before);
-    for (int i = 0; i < N; i++) hk_engine_free(blocks[i], "free");
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
     sys_counters(&after);
     cr_assert_gt(after.madvise, before.madvise, "retired pages purged without a trim");
     CHECK();

@@ -30,8 +30,10 @@ void *hk_engine_calloc(size_t size)
         if (hk_likely(block != NULL)) {
             page->free = block->next;
             page->used++;
-            if (page->free_is_zero) block->next = NULL;
-            else memset(block, 0, size);
+            if (page->free_is_zero)
+                block->next = NULL;
+            else
+                memset(block, 0, size);
             return block;
         }
     }
@@ -86,7 +88,8 @@ void *hk_engine_aligned(size_t alignment, size_t size)
     if (alignment <= MEDIUM_BLOCK_MAX && size <= MEDIUM_BLOCK_MAX) {
         /* A class whose size is a multiple of the alignment has only aligned blocks. */
         unsigned c = size_class_of(size < alignment ? alignment : size);
-        while (c < CLASS_COUNT && class_block_size(c) % alignment != 0) c++;
+        while (c < CLASS_COUNT && class_block_size(c) % alignment != 0)
+            c++;
         if (c < CLASS_COUNT) {
             heap_t *heap = fast_heap_get();
             if (!heap) return NULL;
@@ -139,7 +142,8 @@ void fast_stats_snapshot(uint64_t heap_out[FAST_HEAP_STAT_COUNT],
 }
 
 #define APPEND(call) used += (call)
-#define AT(buf, cap, used) ((used) < (cap) ? (buf) + (used) : NULL), ((used) < (cap) ? (cap) - (used) : 0)
+#define AT(buf, cap, used)                                                                         \
+    ((used) < (cap) ? (buf) + (used) : NULL), ((used) < (cap) ? (cap) - (used) : 0)
 
 size_t fast_stats_format(char *buf, size_t cap, bool json)
 {
@@ -218,7 +222,8 @@ static bool check_list(const segment_t *segment, const page_t *page, const block
 static bool check_page(const heap_t *heap, const page_t *page, unsigned size_class, bool full)
 {
     const segment_t *segment = segment_of(page);
-    if (segment->cookie != (SEGMENT_COOKIE ^ (uintptr_t)segment)) return check_fail("bad segment", segment);
+    if (segment->cookie != (SEGMENT_COOKIE ^ (uintptr_t)segment))
+        return check_fail("bad segment", segment);
     if (segment->owner != heap->tag) return check_fail("page of a segment not owned", page);
     if (page->size_class != size_class) return check_fail("page in the wrong queue", page);
     if (page->block_size != class_block_size(size_class)) return check_fail("bad block size", page);
@@ -227,10 +232,12 @@ static bool check_page(const heap_t *heap, const page_t *page, unsigned size_cla
     uint32_t n_free, n_local, n_thread;
     if (!check_list(segment, page, page->free, &n_free)) return false;
     if (!check_list(segment, page, page->local_free, &n_local)) return false;
-    if (!check_list(segment, page, __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE), &n_thread))
+    if (!check_list(segment, page, __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE),
+                    &n_thread))
         return false;
     /* thread_free blocks still count as used until collected; a full page has none free */
-    if (full && (page->used != FULL_PAGE_USED || n_free + n_local != 0 || page->capacity != page->reserved))
+    if (full &&
+        (page->used != FULL_PAGE_USED || n_free + n_local != 0 || page->capacity != page->reserved))
         return check_fail("full page with free blocks", page);
     if (!full && page->used + n_free + n_local != page->capacity)
         return check_fail("used + free blocks differ from capacity", page);
@@ -247,7 +254,8 @@ bool fast_check(void)
         if (class_block_size(c) <= DIRECT_MAX) {
             page_t *want = head ? head : &fast_empty_page;
             size_t top = class_block_size(c) / 16;
-            if (heap->direct[top] != want) return check_fail("direct entry is not the queue head", want);
+            if (heap->direct[top] != want)
+                return check_fail("direct entry is not the queue head", want);
         }
         for (const page_t *page = head; page; page = page->next)
             if (!check_page(heap, page, c, false)) return false;
@@ -260,8 +268,10 @@ bool fast_check(void)
         for (unsigned l = 0; l < 2; l++) {
             for (const segment_t *s = lists[l]; s; s = s->next) {
                 if (s->owner != heap->tag) return check_fail("listed segment not owned", s);
-                if ((l == 0) != (s->free_mask != 0)) return check_fail("segment on the wrong list", s);
-                uint64_t all = s->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << s->page_count) - 1;
+                if ((l == 0) != (s->free_mask != 0))
+                    return check_fail("segment on the wrong list", s);
+                uint64_t all =
+                    s->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << s->page_count) - 1;
                 if ((uint32_t)__builtin_popcountll(all & ~s->free_mask) != s->used_pages)
                     return check_fail("segment used_pages disagrees with its free mask", s);
                 if (s->dirty_mask & ~s->free_mask) return check_fail("dirty page in use", s);

@@ -24,12 +24,12 @@
 
 /* Small pages (64 KiB, 64 per segment) hold blocks up to 8 KiB; medium pages (512 KiB, 8 per
  * segment) blocks up to 128 KiB, so every page holds at least a few blocks. */
-#define SMALL_PAGE_SHIFT   16
-#define MEDIUM_PAGE_SHIFT  19
-#define SMALL_PAGE_COUNT   (SEGMENT_SIZE >> SMALL_PAGE_SHIFT)
-#define MEDIUM_PAGE_COUNT  (SEGMENT_SIZE >> MEDIUM_PAGE_SHIFT)
-#define SMALL_BLOCK_MAX    ((size_t)8 << 10)
-#define MEDIUM_BLOCK_MAX   ((size_t)128 << 10)
+#define SMALL_PAGE_SHIFT  16
+#define MEDIUM_PAGE_SHIFT 19
+#define SMALL_PAGE_COUNT  (SEGMENT_SIZE >> SMALL_PAGE_SHIFT)
+#define MEDIUM_PAGE_COUNT (SEGMENT_SIZE >> MEDIUM_PAGE_SHIFT)
+#define SMALL_BLOCK_MAX   ((size_t)8 << 10)
+#define MEDIUM_BLOCK_MAX  ((size_t)128 << 10)
 
 /* Sizes up to DIRECT_MAX find their page through heap->direct[(size + 15) >> 4]. */
 #define DIRECT_MAX   1024
@@ -64,44 +64,44 @@ typedef struct heap heap_t;
 /* One page: a run of equal-sized blocks of one class. Exactly 64 bytes so that the free path's
  * index-to-descriptor step is a shift. */
 typedef struct page {
-    block_t *free;          /* blocks malloc pops (owner only) */
-    block_t *local_free;    /* blocks the owner freed; become `free` when it runs dry */
-    block_t *thread_free;   /* blocks other threads freed (atomic push, owner takes all) */
-    struct page *next;      /* neighbours in the heap's available or full queue */
+    block_t *free;        /* blocks malloc pops (owner only) */
+    block_t *local_free;  /* blocks the owner freed; become `free` when it runs dry */
+    block_t *thread_free; /* blocks other threads freed (atomic push, owner takes all) */
+    struct page *next;    /* neighbours in the heap's available or full queue */
     struct page *prev;
-    uint32_t used;          /* blocks handed out, not yet freed locally or collected */
-    uint32_t block_size;    /* bytes per block (0 for a free page) */
-    uint32_t capacity;      /* blocks carved so far (the free list grows lazily) */
-    uint32_t reserved;      /* blocks that fit in the page */
-    uint32_t area_offset;   /* first block, as an offset from the segment start */
-    uint8_t size_class;     /* class served; 0 when the page is free */
-    uint8_t in_full;        /* in the heap's full queue; `used` then reads FULL_PAGE_USED */
-    uint8_t free_is_zero;   /* every block on `free` is zero (except its next word) */
-    uint8_t mem_zero;       /* the page's memory reads zero (fresh map or decommitted) */
+    uint32_t used;        /* blocks handed out, not yet freed locally or collected */
+    uint32_t block_size;  /* bytes per block (0 for a free page) */
+    uint32_t capacity;    /* blocks carved so far (the free list grows lazily) */
+    uint32_t reserved;    /* blocks that fit in the page */
+    uint32_t area_offset; /* first block, as an offset from the segment start */
+    uint8_t size_class;   /* class served; 0 when the page is free */
+    uint8_t in_full;      /* in the heap's full queue; `used` then reads FULL_PAGE_USED */
+    uint8_t free_is_zero; /* every block on `free` is zero (except its next word) */
+    uint8_t mem_zero;     /* the page's memory reads zero (fresh map or decommitted) */
 } __attribute__((aligned(64))) page_t;
 
 /* A segment: header at the start of its mapping, then the pages. Huge segments hold a single
  * block of their own size. */
 typedef struct segment {
-    uintptr_t owner;          /* heap tag of the owner thread; 0 abandoned or huge */
-    uint32_t page_shift;      /* log2 of the page size (63 for huge: one page) */
-    uint32_t kind;            /* enum segment_kind */
-    uintptr_t cookie;         /* SEGMENT_COOKIE ^ address: a quick sanity check */
-    size_t map_size;          /* bytes mapped at the segment start */
-    struct segment *next;     /* heap segment list, abandoned list or huge cache */
+    uintptr_t owner;      /* heap tag of the owner thread; 0 abandoned or huge */
+    uint32_t page_shift;  /* log2 of the page size (63 for huge: one page) */
+    uint32_t kind;        /* enum segment_kind */
+    uintptr_t cookie;     /* SEGMENT_COOKIE ^ address: a quick sanity check */
+    size_t map_size;      /* bytes mapped at the segment start */
+    struct segment *next; /* heap segment list, abandoned list or huge cache */
     struct segment *prev;
-    uint64_t free_mask;       /* pages not in use */
-    uint64_t dirty_mask;      /* free pages not yet returned to the OS */
-    uint32_t page_count;      /* pages in this segment */
-    uint32_t used_pages;      /* pages serving a class */
-    uint32_t header_size;     /* bytes before the first page's blocks may start */
-    uint32_t huge_cached_ms;  /* huge: when it entered the cache */
-    uint32_t is_abandoned;    /* on an abandoned list (under its lock) */
-    uint32_t huge_committed;  /* huge, cached: its pages are still committed */
-    uint8_t *huge_block;      /* huge: the block handed out (NULL while cached) */
-    size_t huge_usable;       /* huge: bytes usable from huge_block */
+    uint64_t free_mask;                    /* pages not in use */
+    uint64_t dirty_mask;                   /* free pages not yet returned to the OS */
+    uint32_t page_count;                   /* pages in this segment */
+    uint32_t used_pages;                   /* pages serving a class */
+    uint32_t header_size;                  /* bytes before the first page's blocks may start */
+    uint32_t huge_cached_ms;               /* huge: when it entered the cache */
+    uint32_t is_abandoned;                 /* on an abandoned list (under its lock) */
+    uint32_t huge_committed;               /* huge, cached: its pages are still committed */
+    uint8_t *huge_block;                   /* huge: the block handed out (NULL while cached) */
+    size_t huge_usable;                    /* huge: bytes usable from huge_block */
     uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
-    page_t pages[];           /* page_count descriptors */
+    page_t pages[];                        /* page_count descriptors */
 } segment_t;
 
 /* A doubly linked queue of pages. */
@@ -111,32 +111,32 @@ typedef struct {
 } page_queue_t;
 
 /* Counters kept per heap without atomics (owner thread only), summed for reports. */
-#define FAST_HEAP_STATS(X)                                                                  \
-    X(malloc_slow, "mallocs that took the slow path")                                        \
-    X(free_slow, "frees that took the slow path")                                            \
-    X(remote_frees, "frees of blocks owned by another thread")                               \
-    X(pages_started, "pages given a size class")                                             \
-    X(pages_retired, "empty pages returned to their segment")                                \
-    X(pages_purged, "free pages returned to the OS")                                         \
+#define FAST_HEAP_STATS(X)                                                                         \
+    X(malloc_slow, "mallocs that took the slow path")                                              \
+    X(free_slow, "frees that took the slow path")                                                  \
+    X(remote_frees, "frees of blocks owned by another thread")                                     \
+    X(pages_started, "pages given a size class")                                                   \
+    X(pages_retired, "empty pages returned to their segment")                                      \
+    X(pages_purged, "free pages returned to the OS")                                               \
     X(full_scans, "scans of full pages after remote frees")
 
 /* Counters for rare events, shared by all threads (relaxed atomics). */
-#define FAST_GLOBAL_STATS(X)                                                                 \
-    X(heapless_frees, "frees by threads that never allocated")                               \
-    X(heaps_created, "thread heaps created")                                                 \
-    X(threads_exited, "thread heaps released at thread exit")                                \
-    X(segments_mapped, "segments mapped")                                                    \
-    X(segments_unmapped, "segments unmapped")                                                \
-    X(segments_abandoned, "segments abandoned by exiting threads")                           \
-    X(segments_adopted, "abandoned segments adopted")                                        \
-    X(segment_bytes, "bytes in small and medium segments now")                               \
-    X(page_bytes_in_use, "bytes of pages serving a class now")                               \
-    X(huge_allocs, "huge (over 128 KiB) allocations")                                        \
-    X(huge_frees, "huge frees")                                                              \
-    X(huge_cache_hits, "huge allocations served from the cache")                             \
-    X(huge_bytes_in_use, "bytes of huge blocks handed out now")                              \
-    X(huge_blocks_in_use, "huge blocks handed out now")                                      \
-    X(huge_cache_bytes, "bytes of huge mappings cached now (decommitted after the delay)")                                 \
+#define FAST_GLOBAL_STATS(X)                                                                       \
+    X(heapless_frees, "frees by threads that never allocated")                                     \
+    X(heaps_created, "thread heaps created")                                                       \
+    X(threads_exited, "thread heaps released at thread exit")                                      \
+    X(segments_mapped, "segments mapped")                                                          \
+    X(segments_unmapped, "segments unmapped")                                                      \
+    X(segments_abandoned, "segments abandoned by exiting threads")                                 \
+    X(segments_adopted, "abandoned segments adopted")                                              \
+    X(segment_bytes, "bytes in small and medium segments now")                                     \
+    X(page_bytes_in_use, "bytes of pages serving a class now")                                     \
+    X(huge_allocs, "huge (over 128 KiB) allocations")                                              \
+    X(huge_frees, "huge frees")                                                                    \
+    X(huge_cache_hits, "huge allocations served from the cache")                                   \
+    X(huge_bytes_in_use, "bytes of huge blocks handed out now")                                    \
+    X(huge_blocks_in_use, "huge blocks handed out now")                                            \
+    X(huge_cache_bytes, "bytes of huge mappings cached now (decommitted after the delay)")         \
     X(trims, "calls to malloc_trim or hk_trim")
 
 enum { FAST_HEAP_STATS(HK_STAT_ENUM) FAST_HEAP_STAT_COUNT };
@@ -144,20 +144,20 @@ enum { FAST_GLOBAL_STATS(HK_STAT_ENUM) FAST_GLOBAL_STAT_COUNT };
 
 /* A thread's heap. `direct` comes first: the malloc fast path reads one word of it. */
 struct heap {
-    page_t *direct[DIRECT_COUNT];       /* current page for each 16-byte size step */
-    uintptr_t tag;                      /* this heap's owner value in its segments */
-    page_queue_t avail[CLASS_COUNT];    /* pages that may have free blocks; head is current */
-    page_queue_t full[CLASS_COUNT];     /* pages found full; wait for remote frees */
-    uint64_t remote_seen[CLASS_COUNT];  /* remote_count values last acted upon */
-    segment_t *seg_avail[2];            /* owned small / medium segments with a free page */
-    segment_t *seg_full[2];             /* owned segments with every page in use */
-    uint32_t empty_segments[2];         /* owned segments with no page in use */
-    uint32_t now_ms;                    /* coarse clock, refreshed in the slow path */
-    uint32_t next_purge_ms;             /* when the next purge pass is due */
-    uint32_t dirty_pages;               /* free pages waiting to be purged */
-    uint32_t in_use;                    /* serving a live thread */
-    heap_t *pool_next;                  /* heap pool free list */
-    heap_t *all_next;                   /* every heap ever made (for statistics) */
+    page_t *direct[DIRECT_COUNT];      /* current page for each 16-byte size step */
+    uintptr_t tag;                     /* this heap's owner value in its segments */
+    page_queue_t avail[CLASS_COUNT];   /* pages that may have free blocks; head is current */
+    page_queue_t full[CLASS_COUNT];    /* pages found full; wait for remote frees */
+    uint64_t remote_seen[CLASS_COUNT]; /* remote_count values last acted upon */
+    segment_t *seg_avail[2];           /* owned small / medium segments with a free page */
+    segment_t *seg_full[2];            /* owned segments with every page in use */
+    uint32_t empty_segments[2];        /* owned segments with no page in use */
+    uint32_t now_ms;                   /* coarse clock, refreshed in the slow path */
+    uint32_t next_purge_ms;            /* when the next purge pass is due */
+    uint32_t dirty_pages;              /* free pages waiting to be purged */
+    uint32_t in_use;                   /* serving a live thread */
+    heap_t *pool_next;                 /* heap pool free list */
+    heap_t *all_next;                  /* every heap ever made (for statistics) */
     uint64_t stats[FAST_HEAP_STAT_COUNT];
     /* Written by other threads: kept on its own cache lines. */
     uint64_t remote_count[CLASS_COUNT] __attribute__((aligned(64)));
@@ -165,14 +165,14 @@ struct heap {
 
 /* ---- Globals ------------------------------------------------------------------------------- */
 
-extern __thread heap_t *fast_tls_heap;   /* the calling thread's heap, or &fast_empty_heap */
-extern heap_t fast_empty_heap;           /* every direct entry -> fast_empty_page */
-extern page_t fast_empty_page;           /* free == NULL: sends malloc to the slow path */
+extern __thread heap_t *fast_tls_heap; /* the calling thread's heap, or &fast_empty_heap */
+extern heap_t fast_empty_heap;         /* every direct entry -> fast_empty_page */
+extern page_t fast_empty_page;         /* free == NULL: sends malloc to the slow path */
 extern uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
 
 typedef struct {
-    bool check;          /* HEAPKIT_CHECK: validate every free */
-    bool verbose;        /* HEAPKIT_VERBOSE */
+    bool check;              /* HEAPKIT_CHECK: validate every free */
+    bool verbose;            /* HEAPKIT_VERBOSE */
     uint32_t purge_delay_ms; /* HEAPKIT_PURGE_DELAY_MS */
 } fast_options_t;
 extern fast_options_t fast_options;
@@ -231,7 +231,7 @@ HK_INLINE uint8_t *page_area(const segment_t *segment, const page_t *page)
 /* The slow paths stay out of line (also under LTO), so the fast paths need no stack frame. */
 HK_NOINLINE void *fast_malloc_generic(size_t size, heap_t *heap, bool zero);
 void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero);
-heap_t *fast_heap_get(void);   /* the calling thread's heap, made on first use; NULL on OOM */
+heap_t *fast_heap_get(void); /* the calling thread's heap, made on first use; NULL on OOM */
 HK_NOINLINE void fast_free_generic(void *p, const char *who);
 HK_NOINLINE void fast_page_emptied(heap_t *heap, page_t *page);
 void fast_heap_collect(heap_t *heap, bool force);
@@ -255,7 +255,7 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page); /* heap.c */
 
 /* page.c */
 void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
-bool fast_page_refill(page_t *page);         /* local/thread frees or fresh blocks into free */
+bool fast_page_refill(page_t *page); /* local/thread frees or fresh blocks into free */
 uint32_t fast_page_collect_thread_free(page_t *page);
 void fast_queue_push_front(page_queue_t *q, page_t *page);
 void fast_queue_push_back(page_queue_t *q, page_t *page);

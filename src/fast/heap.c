@@ -27,8 +27,8 @@ fast_options_t fast_options = {.check = false, .verbose = false, .purge_delay_ms
  * threads' heaps are reused. */
 #define HEAPS_PER_CHUNK 8
 static hk_lock_t heap_pool_lock = HK_LOCK_INIT;
-static heap_t *heap_pool;   /* free heaps */
-static heap_t *heap_all;    /* every heap made */
+static heap_t *heap_pool; /* free heaps */
+static heap_t *heap_all;  /* every heap made */
 static pthread_key_t heap_key;
 static bool heap_key_ready;
 static bool locks_registered;
@@ -88,7 +88,8 @@ static heap_t *heap_pool_take(void)
 /* Resets a heap for a new thread; its statistics keep counting. */
 static void heap_reset(heap_t *heap)
 {
-    for (size_t i = 0; i < DIRECT_COUNT; i++) heap->direct[i] = &fast_empty_page;
+    for (size_t i = 0; i < DIRECT_COUNT; i++)
+        heap->direct[i] = &fast_empty_page;
     memset(heap->avail, 0, sizeof heap->avail);
     memset(heap->full, 0, sizeof heap->full);
     for (size_t i = 0; i < CLASS_COUNT; i++)
@@ -177,9 +178,12 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page)
     page->in_full = 0;
     page->next = page->prev = NULL;
     fast_page_collect_thread_free(page);
-    if (page->used == 0) page_retire(heap, page);
-    else if (page->free || page->local_free || page->capacity < page->reserved) avail_push_back(heap, page);
-    else full_push(heap, page);
+    if (page->used == 0)
+        page_retire(heap, page);
+    else if (page->free || page->local_free || page->capacity < page->reserved)
+        avail_push_back(heap, page);
+    else
+        full_push(heap, page);
 }
 
 /* A local free emptied a page the fast path saw (so not in the full queue). The current page
@@ -239,7 +243,8 @@ static page_t *heap_find_page(heap_t *heap, unsigned size_class)
         }
         if (attempt == 0) heap_scan_full(heap, size_class);
     }
-    unsigned kind = class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
+    unsigned kind =
+        class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
     page_t *page = fast_segment_page_alloc(heap, kind);
     if (!page) return NULL;
     fast_page_init(segment_of(page), page, size_class);
@@ -261,8 +266,10 @@ void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
     page->free = block->next;
     page->used++;
     if (zero) {
-        if (was_zero) block->next = NULL;
-        else memset(block, 0, page->block_size);
+        if (was_zero)
+            block->next = NULL;
+        else
+            memset(block, 0, page->block_size);
     }
     return block;
 }
@@ -289,8 +296,10 @@ void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
         page->free = block->next;
         page->used++;
         if (zero) {
-            if (was_zero) block->next = NULL;
-            else memset(block, 0, page->block_size);
+            if (was_zero)
+                block->next = NULL;
+            else
+                memset(block, 0, page->block_size);
         }
         return block;
     }
@@ -310,15 +319,18 @@ static HK_NORETURN HK_COLD void invalid_pointer(const void *p, const char *who)
 static void free_remote(heap_t *heap, segment_t *segment, page_t *page, block_t *block)
 {
     unsigned size_class = page->size_class;
-    heap_t *owner = (heap_t *)(__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG);
+    heap_t *owner =
+        (heap_t *)(__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG);
     block_t *old = __atomic_load_n(&page->thread_free, __ATOMIC_RELAXED);
     do {
         block->next = old;
     } while (!__atomic_compare_exchange_n(&page->thread_free, &old, block, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
     if (owner) __atomic_fetch_add(&owner->remote_count[size_class], 1, __ATOMIC_RELAXED);
-    if (heap != &fast_empty_heap) heap->stats[STAT_remote_frees]++;
-    else hk_stat_add(&fast_global_stats[STAT_heapless_frees], 1);
+    if (heap != &fast_empty_heap)
+        heap->stats[STAT_remote_frees]++;
+    else
+        hk_stat_add(&fast_global_stats[STAT_heapless_frees], 1);
 }
 
 void fast_free_generic(void *p, const char *who)
@@ -349,7 +361,8 @@ void fast_free_generic(void *p, const char *who)
         free_remote(heap, segment, page, (block_t *)p);
         return;
     }
-    if (fast_options.check && fast_block_is_free(page, p)) hk_fatal("double free of %p in %s()", p, who);
+    if (fast_options.check && fast_block_is_free(page, p))
+        hk_fatal("double free of %p in %s()", p, who);
     block_t *block = (block_t *)p;
     block->next = page->local_free;
     page->local_free = block;
@@ -370,8 +383,10 @@ void fast_heap_collect(heap_t *heap, bool force)
             if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
             full_remove(heap, page);
             fast_page_collect_thread_free(page);
-            if (page->used == 0) page_retire(heap, page);
-            else avail_push_back(heap, page);
+            if (page->used == 0)
+                page_retire(heap, page);
+            else
+                avail_push_back(heap, page);
         }
         for (page_t *page = heap->avail[c].head; page; page = next) {
             next = page->next;

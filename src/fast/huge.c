@@ -12,10 +12,10 @@
 #include "fast/fast_internal.h"
 #include "os/sys.h"
 
-#define HUGE_CACHE_SLOTS            32
-#define HUGE_CACHE_MAX_BYTES        ((size_t)512 << 20) /* address space, mostly decommitted */
-#define HUGE_CACHE_COMMITTED_BYTES  ((size_t)32 << 20)  /* memory kept before the delay */
-#define HUGE_CACHE_EXPIRE_MS        3000
+#define HUGE_CACHE_SLOTS           32
+#define HUGE_CACHE_MAX_BYTES       ((size_t)512 << 20) /* address space, mostly decommitted */
+#define HUGE_CACHE_COMMITTED_BYTES ((size_t)32 << 20)  /* memory kept before the delay */
+#define HUGE_CACHE_EXPIRE_MS       3000
 /* The block starts this far into its mapping (the header, rounded to a cache line). */
 #define HUGE_HEADER_BYTES ((offsetof(segment_t, pages) + 63) & ~(size_t)63)
 
@@ -144,7 +144,8 @@ void fast_huge_free(segment_t *segment, void *p, const char *who)
             huge_cache_committed += segment->map_size;
             huge_cache[i] = segment;
             hk_stat_add(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
-            if (huge_cache_committed > HUGE_CACHE_COMMITTED_BYTES || fast_options.purge_delay_ms == 0)
+            if (huge_cache_committed > HUGE_CACHE_COMMITTED_BYTES ||
+                fast_options.purge_delay_ms == 0)
                 cache_decommit(segment);
             segment = NULL;
             break;

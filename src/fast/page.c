@@ -8,7 +8,7 @@
 #include "fast/fast_internal.h"
 
 /* Blocks are carved EXTEND_BYTES at a time, so a page touches only the memory it uses. */
-#define EXTEND_BYTES 4096
+#define EXTEND_BYTES      4096
 #define EXTEND_MIN_BLOCKS 4
 
 /* ---- Set-up -------------------------------------------------------------------------------- */
@@ -47,7 +47,8 @@ static void page_extend(segment_t *segment, page_t *page)
     if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
     uint8_t *first = page_area(segment, page) + (size_t)page->capacity * block_size;
     uint8_t *p = first;
-    for (uint32_t i = 1; i < count; i++, p += block_size) ((block_t *)p)->next = (block_t *)(p + block_size);
+    for (uint32_t i = 1; i < count; i++, p += block_size)
+        ((block_t *)p)->next = (block_t *)(p + block_size);
     ((block_t *)p)->next = NULL;
     page->free = (block_t *)first;
     page->capacity += count;
@@ -97,8 +98,10 @@ void fast_queue_push_front(page_queue_t *q, page_t *page)
 {
     page->prev = NULL;
     page->next = q->head;
-    if (q->head) q->head->prev = page;
-    else q->tail = page;
+    if (q->head)
+        q->head->prev = page;
+    else
+        q->tail = page;
     q->head = page;
 }
 
@@ -106,17 +109,23 @@ void fast_queue_push_back(page_queue_t *q, page_t *page)
 {
     page->next = NULL;
     page->prev = q->tail;
-    if (q->tail) q->tail->next = page;
-    else q->head = page;
+    if (q->tail)
+        q->tail->next = page;
+    else
+        q->head = page;
     q->tail = page;
 }
 
 void fast_queue_remove(page_queue_t *q, page_t *page)
 {
-    if (page->prev) page->prev->next = page->next;
-    else q->head = page->next;
-    if (page->next) page->next->prev = page->prev;
-    else q->tail = page->prev;
+    if (page->prev)
+        page->prev->next = page->next;
+    else
+        q->head = page->next;
+    if (page->next)
+        page->next->prev = page->prev;
+    else
+        q->tail = page->prev;
     page->next = page->prev = NULL;
 }
 
@@ -127,7 +136,8 @@ void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page)
     size_t block_size = class_block_size(size_class);
     if (block_size > DIRECT_MAX) return;
     size_t first = size_class == 1 ? 0 : class_block_size(size_class - 1) / 16 + 1;
-    for (size_t i = first; i <= block_size / 16; i++) heap->direct[i] = page;
+    for (size_t i = first; i <= block_size / 16; i++)
+        heap->direct[i] = page;
 }
 
 /* ---- Checks -------------------------------------------------------------------------------- */

@@ -33,7 +33,8 @@ segment_t *fast_segment_resolve(const void *p)
     uintptr_t i = (uintptr_t)p >> SEGMENT_SHIFT;
     if (i >= REGISTRY_SIZE) return NULL;
     uint8_t value = __atomic_load_n(&fast_registry[i], __ATOMIC_ACQUIRE);
-    while (value == REGISTRY_TAIL && i > 0) value = __atomic_load_n(&fast_registry[--i], __ATOMIC_ACQUIRE);
+    while (value == REGISTRY_TAIL && i > 0)
+        value = __atomic_load_n(&fast_registry[--i], __ATOMIC_ACQUIRE);
     if (value != REGISTRY_START) return NULL;
     segment_t *segment = (segment_t *)(i << SEGMENT_SHIFT);
     if (segment->cookie != (SEGMENT_COOKIE ^ (uintptr_t)segment)) return NULL;
@@ -45,8 +46,10 @@ segment_t *fast_segment_resolve(const void *p)
 
 void fast_segment_list_remove(segment_t **list, segment_t *segment)
 {
-    if (segment->prev) segment->prev->next = segment->next;
-    else *list = segment->next;
+    if (segment->prev)
+        segment->prev->next = segment->next;
+    else
+        *list = segment->next;
     if (segment->next) segment->next->prev = segment->prev;
     segment->next = segment->prev = NULL;
 }
@@ -87,7 +90,8 @@ static segment_t *segment_map(heap_t *heap, unsigned kind)
     segment->free_mask = count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << count) - 1;
     segment->page_count = count;
     segment->header_size = (uint32_t)(offsetof(segment_t, pages) + count * sizeof(page_t));
-    for (uint32_t i = 0; i < count; i++) segment->pages[i].mem_zero = 1;
+    for (uint32_t i = 0; i < count; i++)
+        segment->pages[i].mem_zero = 1;
     fast_registry_set(segment, SEGMENT_SIZE, true);
     fast_segment_list_push(&heap->seg_avail[kind], segment);
     heap->empty_segments[kind]++;
