@@ -79,6 +79,7 @@ typedef struct page {
     uint8_t free_is_zero; /* every block on `free` is zero (except its next word) */
     uint8_t mem_zero;     /* the page's memory reads zero (fresh map or decommitted) */
 } __attribute__((aligned(64))) page_t;
+_Static_assert(sizeof(page_t) == 64, "page descriptors are indexed with a shift");
 
 /* A segment: header at the start of its mapping, then the pages. Huge segments hold a single
  * block of their own size. */
