@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fast/fast_internal.h"
 #include "front/engine.h"
@@ -286,6 +288,51 @@ Test(fast_engine, threads_allocating_and_freeing_each_others_blocks_stay_consist
     for (int i = 0; i < STRESS_SLOTS; i++)
         if (stress_slots[i]) hk_engine_free(stress_slots[i], "free");
     cr_assert(hk_engine_trim(0));
+    CHECK();
+}
+
+static volatile int churn_stop;
+
+static void *churn_until_stopped(void *arg)
+{
+    (void)arg;
+    while (!churn_stop) {
+        void *p = hk_engine_malloc(300000); /* huge path: takes the huge lock */
+        void *q = hk_engine_malloc(40);
+        hk_engine_free(p, "free");
+        hk_engine_free(q, "free");
+    }
+    return NULL;
+}
+
+Test(fast_engine, a_child_forked_while_threads_allocate_can_allocate_and_trim)
+{
+    void *parent_block = hk_engine_malloc(100);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, churn_until_stopped, NULL);
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            void *blocks[1000];
+            for (int i = 0; i < 1000; i++)
+                blocks[i] = hk_engine_malloc((size_t)i * 7 + 1);
+            void *big = hk_engine_malloc(5000000);
+            for (int i = 0; i < 1000; i++)
+                hk_engine_free(blocks[i], "free");
+            hk_engine_free(big, "free");
+            hk_engine_free(parent_block, "free");
+            hk_engine_trim(0);
+            _exit(fast_check() ? 0 : 1);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed", round);
+    }
+    churn_stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    hk_engine_free(parent_block, "free");
     CHECK();
 }
 
