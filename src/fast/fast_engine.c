@@ -71,10 +71,13 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
     /* In place when it fits and does not waste more than half the block. */
     if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
     size_t request = size;
-    /* Growing a huge block: leave room for the next growths (untouched room costs no memory). */
-    if (size > usable && usable > MEDIUM_BLOCK_MAX && usable + usable / 2 > size &&
-        usable + usable / 2 <= PTRDIFF_MAX)
-        request = usable + usable / 2;
+    /* A block that grows is likely to grow again: leave room for the next growths, a quarter
+     * (skipping a class or two, so a growing buffer touches fewer pages), or half for a huge
+     * block (untouched room costs no memory). */
+    if (size > usable && usable >= 256) {
+        size_t roomy = usable + (usable > MEDIUM_BLOCK_MAX ? usable / 2 : usable / 4);
+        if (roomy > size && roomy <= PTRDIFF_MAX) request = roomy;
+    }
     void *q = hk_engine_malloc(request);
     if (!q) return NULL;
     memcpy(q, p, size < usable ? size : usable);
