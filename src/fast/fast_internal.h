@@ -1,0 +1,312 @@
+/* The fast engine's internals: limits, size classes, the three data types (segment, page,
+ * heap), the segment registry and the inline fast paths of malloc and free. Reading this file
+ * top to bottom is reading the design; the slow paths live in segment.c, page.c, heap.c,
+ * huge.c, and the contract in fast_engine.c. See README.md for the picture. */
+#ifndef HK_FAST_INTERNAL_H
+#define HK_FAST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compiler.h"
+#include "core/lock.h"
+#include "core/stats.h"
+#include "fast/fast.h"
+
+/* ---- Limits -------------------------------------------------------------------------------- */
+
+/* Segments are 4 MiB mappings aligned to 4 MiB: the owner of any small or medium block is one
+ * mask away. 4 MiB (not 32) keeps a lightly used thread's footprint small. */
+#define SEGMENT_SHIFT 22
+#define SEGMENT_SIZE  ((size_t)1 << SEGMENT_SHIFT)
+#define SEGMENT_MASK  (SEGMENT_SIZE - 1)
+
+/* Small pages (64 KiB, 64 per segment) hold blocks up to 8 KiB; medium pages (512 KiB, 8 per
+ * segment) blocks up to 128 KiB, so every page holds at least a few blocks. */
+#define SMALL_PAGE_SHIFT  16
+#define MEDIUM_PAGE_SHIFT 19
+#define SMALL_PAGE_COUNT  (SEGMENT_SIZE >> SMALL_PAGE_SHIFT)
+#define MEDIUM_PAGE_COUNT (SEGMENT_SIZE >> MEDIUM_PAGE_SHIFT)
+#define SMALL_BLOCK_MAX   ((size_t)8 << 10)
+#define MEDIUM_BLOCK_MAX  ((size_t)128 << 10)
+
+/* Sizes up to DIRECT_MAX find their page through heap->direct[(size + 15) >> 4]. */
+#define DIRECT_MAX   1024
+#define DIRECT_COUNT (DIRECT_MAX / 16 + 1)
+
+/* Classes: 1..8 are 16..128 in 16-byte steps, then eight per doubling up to 128 KiB, so a
+ * block is never more than 12.5% larger than the request it serves. Every power of two is a
+ * class (aligned allocations use that). Class 0 means "no class" (a free page). */
+#define CLASS_COUNT 89
+
+#define SEGMENT_COOKIE ((uintptr_t)0x6865617068656170ull) /* xor'ed with the address */
+
+/* A page in the full queue has every block handed out (used == reserved); its `used` is set to
+ * 1 instead, so the owner's first free into it takes the `--used == 0` branch the fast path
+ * has anyway, and requeues it: no separate "is it full" test on the fast path. */
+#define FULL_PAGE_USED 1
+
+/* Owner tag bit: in checked mode every owner value carries it, so no pointer ever matches the
+ * calling heap on the fast path and every free goes through the checking slow path. */
+#define OWNER_CHECK_TAG ((uintptr_t)1)
+
+enum segment_kind { SEGMENT_SMALL = 0, SEGMENT_MEDIUM = 1, SEGMENT_HUGE = 2 };
+
+/* ---- Types --------------------------------------------------------------------------------- */
+
+typedef struct block {
+    struct block *next;
+} block_t;
+
+typedef struct heap heap_t;
+
+/* One page: a run of equal-sized blocks of one class. Exactly 64 bytes so that the free path's
+ * index-to-descriptor step is a shift. */
+typedef struct page {
+    block_t *free;        /* blocks malloc pops (owner only) */
+    block_t *local_free;  /* blocks the owner freed; become `free` when it runs dry */
+    block_t *thread_free; /* blocks other threads freed (atomic push, owner takes all) */
+    struct page *next;    /* neighbours in the heap's available or full queue */
+    struct page *prev;
+    uint32_t used;        /* blocks handed out, not yet freed locally or collected */
+    uint32_t block_size;  /* bytes per block (0 for a free page) */
+    uint32_t capacity;    /* blocks carved so far (the free list grows lazily) */
+    uint32_t reserved;    /* blocks that fit in the page */
+    uint32_t area_offset; /* first block, as an offset from the segment start */
+    uint8_t size_class;   /* class served; 0 when the page is free */
+    uint8_t in_full;      /* in the heap's full queue; `used` then reads FULL_PAGE_USED */
+    uint8_t free_is_zero; /* every block on `free` is zero (except its next word) */
+    uint8_t mem_zero;     /* the page's memory reads zero (fresh map or decommitted) */
+} __attribute__((aligned(64))) page_t;
+_Static_assert(sizeof(page_t) == 64, "page descriptors are indexed with a shift");
+
+/* A segment: header at the start of its mapping, then the pages. Huge segments hold a single
+ * block of their own size. */
+typedef struct segment {
+    uintptr_t owner;      /* heap tag of the owner thread; 0 abandoned or huge */
+    uint32_t page_shift;  /* log2 of the page size (63 for huge: one page) */
+    uint32_t kind;        /* enum segment_kind */
+    uintptr_t cookie;     /* SEGMENT_COOKIE ^ address: a quick sanity check */
+    size_t map_size;      /* bytes mapped at the segment start */
+    struct segment *next; /* heap segment list, abandoned list or huge cache */
+    struct segment *prev;
+    uint64_t free_mask;                    /* pages not in use */
+    uint64_t dirty_mask;                   /* free pages not yet returned to the OS */
+    uint32_t page_count;                   /* pages in this segment */
+    uint32_t used_pages;                   /* pages serving a class */
+    uint32_t header_size;                  /* bytes before the first page's blocks may start */
+    uint32_t huge_cached_ms;               /* huge: when it entered the cache */
+    uint32_t is_abandoned;                 /* on an abandoned list (under its lock) */
+    uint32_t huge_committed;               /* huge, cached: its pages are still committed */
+    uint8_t *huge_block;                   /* huge: the block handed out (NULL while cached) */
+    size_t huge_usable;                    /* huge: bytes usable from huge_block */
+    uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
+    page_t pages[];                        /* page_count descriptors */
+} segment_t;
+
+/* A doubly linked queue of pages. */
+typedef struct {
+    page_t *head;
+    page_t *tail;
+} page_queue_t;
+
+/* Counters kept per heap without atomics (owner thread only), summed for reports. */
+#define FAST_HEAP_STATS(X)                                                                         \
+    X(malloc_slow, "mallocs that took the slow path")                                              \
+    X(free_slow, "frees that took the slow path")                                                  \
+    X(remote_frees, "frees of blocks owned by another thread")                                     \
+    X(pages_started, "pages given a size class")                                                   \
+    X(pages_retired, "empty pages returned to their segment")                                      \
+    X(pages_purged, "free pages returned to the OS")                                               \
+    X(full_scans, "scans of full pages after remote frees")
+
+/* Counters for rare events, shared by all threads (relaxed atomics). */
+#define FAST_GLOBAL_STATS(X)                                                                       \
+    X(heapless_frees, "frees by threads that never allocated")                                     \
+    X(heaps_created, "thread heaps created")                                                       \
+    X(threads_exited, "thread heaps released at thread exit")                                      \
+    X(segments_mapped, "segments mapped")                                                          \
+    X(segments_unmapped, "segments unmapped")                                                      \
+    X(segments_abandoned, "segments abandoned by exiting threads")                                 \
+    X(segments_adopted, "abandoned segments adopted")                                              \
+    X(segment_bytes, "bytes in small and medium segments now")                                     \
+    X(page_bytes_in_use, "bytes of pages serving a class now")                                     \
+    X(huge_allocs, "huge (over 128 KiB) allocations")                                              \
+    X(huge_frees, "huge frees")                                                                    \
+    X(huge_cache_hits, "huge allocations served from the cache")                                   \
+    X(huge_bytes_in_use, "bytes of huge blocks handed out now")                                    \
+    X(huge_blocks_in_use, "huge blocks handed out now")                                            \
+    X(huge_cache_bytes, "bytes of huge mappings cached now (decommitted after the delay)")         \
+    X(trims, "calls to malloc_trim or hk_trim")
+
+enum { FAST_HEAP_STATS(HK_STAT_ENUM) FAST_HEAP_STAT_COUNT };
+enum { FAST_GLOBAL_STATS(HK_STAT_ENUM) FAST_GLOBAL_STAT_COUNT };
+
+/* A thread's heap. `direct` comes first: the malloc fast path reads one word of it. */
+struct heap {
+    page_t *direct[DIRECT_COUNT];      /* current page for each 16-byte size step */
+    uintptr_t tag;                     /* this heap's owner value in its segments */
+    page_queue_t avail[CLASS_COUNT];   /* pages that may have free blocks; head is current */
+    page_queue_t full[CLASS_COUNT];    /* pages found full; wait for remote frees */
+    uint64_t remote_seen[CLASS_COUNT]; /* remote_count values last acted upon */
+    segment_t *seg_avail[2];           /* owned small / medium segments with a free page */
+    segment_t *seg_full[2];            /* owned segments with every page in use */
+    uint32_t empty_segments[2];        /* owned segments with no page in use */
+    uint32_t now_ms;                   /* coarse clock, refreshed in the slow path */
+    uint32_t next_purge_ms;            /* when the next purge pass is due */
+    uint32_t dirty_pages;              /* free pages waiting to be purged */
+    uint32_t in_use;                   /* serving a live thread */
+    heap_t *pool_next;                 /* heap pool free list */
+    heap_t *all_next;                  /* every heap ever made (for statistics) */
+    uint64_t stats[FAST_HEAP_STAT_COUNT];
+    /* Written by other threads: kept on its own cache lines. */
+    uint64_t remote_count[CLASS_COUNT] __attribute__((aligned(64)));
+};
+
+/* ---- Globals ------------------------------------------------------------------------------- */
+
+extern __thread heap_t *fast_tls_heap; /* the calling thread's heap, or &fast_empty_heap */
+extern heap_t fast_empty_heap;         /* every direct entry -> fast_empty_page */
+extern page_t fast_empty_page;         /* free == NULL: sends malloc to the slow path */
+extern uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
+
+typedef struct {
+    bool check;              /* HEAPKIT_CHECK: validate every free */
+    bool verbose;            /* HEAPKIT_VERBOSE */
+    uint32_t purge_delay_ms; /* HEAPKIT_PURGE_DELAY_MS */
+} fast_options_t;
+extern fast_options_t fast_options;
+
+/* ---- Segment registry ---------------------------------------------------------------------- */
+
+/* One byte per 4 MiB of the 47-bit user address space (32 MiB of zero-fill bss, of which only
+ * the touched pages cost memory): whether a segment we mapped starts in, or covers, that
+ * chunk. It lets free tell our pointers from foreign ones without reading foreign memory. */
+#define REGISTRY_BITS (47 - SEGMENT_SHIFT)
+#define REGISTRY_SIZE ((size_t)1 << REGISTRY_BITS)
+enum { REGISTRY_NONE = 0, REGISTRY_START = 1, REGISTRY_TAIL = 2 };
+extern uint8_t fast_registry[REGISTRY_SIZE];
+
+HK_INLINE uint8_t registry_get(const void *p)
+{
+    return fast_registry[((uintptr_t)p >> SEGMENT_SHIFT) & (REGISTRY_SIZE - 1)];
+}
+
+/* ---- Size classes -------------------------------------------------------------------------- */
+
+HK_INLINE unsigned size_class_of(size_t n)
+{
+    if (n <= 128) return n <= 16 ? 1u : (unsigned)((n + 15) >> 4);
+    unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)(n - 1));
+    unsigned q = (unsigned)((n - 1) >> (b - 3)) - 8u;
+    return 9u + (b - 7u) * 8u + q;
+}
+
+HK_INLINE size_t class_block_size(unsigned c)
+{
+    if (c <= 8) return (size_t)c * 16;
+    unsigned k = c - 9, b = 7 + k / 8, q = k % 8;
+    return ((size_t)1 << b) + (size_t)(q + 1) * ((size_t)1 << (b - 3));
+}
+
+HK_INLINE segment_t *segment_of(const void *p)
+{
+    return (segment_t *)((uintptr_t)p & ~(uintptr_t)SEGMENT_MASK);
+}
+
+HK_INLINE page_t *page_of(const segment_t *segment, const void *p)
+{
+    size_t index = ((uintptr_t)p - (uintptr_t)segment) >> segment->page_shift;
+    return (page_t *)&segment->pages[index];
+}
+
+HK_INLINE uint8_t *page_area(const segment_t *segment, const page_t *page)
+{
+    return (uint8_t *)segment + page->area_offset;
+}
+
+/* ---- Slow paths (other files) -------------------------------------------------------------- */
+
+/* heap.c */
+/* The slow paths stay out of line (also under LTO), so the fast paths need no stack frame. */
+HK_NOINLINE void *fast_malloc_generic(size_t size, heap_t *heap, bool zero);
+void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero);
+heap_t *fast_heap_get(void); /* the calling thread's heap, made on first use; NULL on OOM */
+HK_NOINLINE void fast_free_generic(void *p, const char *who);
+HK_NOINLINE void fast_page_emptied(heap_t *heap, page_t *page);
+void fast_heap_collect(heap_t *heap, bool force);
+void fast_options_init(void);
+void fast_stats_sum_heaps(uint64_t out[FAST_HEAP_STAT_COUNT]);
+uint32_t fast_now_ms(void);
+
+/* segment.c */
+segment_t *fast_segment_resolve(const void *p); /* registry lookup; NULL if not ours */
+page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind);
+void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page);
+void fast_segment_purge(heap_t *heap, bool force);
+void fast_segment_abandon_all(heap_t *heap);
+bool fast_segment_adopt(heap_t *heap, unsigned kind);
+bool fast_segment_adopt_this(heap_t *heap, segment_t *segment);
+void fast_registry_set(void *start, size_t size, bool on);
+void fast_segment_list_remove(segment_t **list, segment_t *segment);
+void fast_segment_list_push(segment_t **list, segment_t *segment);
+void fast_segment_register_locks(void);
+void fast_heap_adopt_page(heap_t *heap, page_t *page); /* heap.c */
+
+/* page.c */
+void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
+bool fast_page_refill(page_t *page); /* local/thread frees or fresh blocks into free */
+uint32_t fast_page_collect_thread_free(page_t *page);
+void fast_queue_push_front(page_queue_t *q, page_t *page);
+void fast_queue_push_back(page_queue_t *q, page_t *page);
+void fast_queue_remove(page_queue_t *q, page_t *page);
+void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page);
+bool fast_block_is_free(const page_t *page, const void *p);
+
+/* huge.c */
+void *fast_huge_malloc(size_t size, size_t alignment, bool zero);
+void fast_huge_free(segment_t *segment, void *p, const char *who);
+bool fast_huge_trim(void);
+void fast_huge_register_locks(void);
+
+/* fast_engine.c (with fast.h's functions) */
+void fast_stats_snapshot(uint64_t heap_out[FAST_HEAP_STAT_COUNT],
+                         uint64_t global_out[FAST_GLOBAL_STAT_COUNT]);
+
+/* ---- Fast paths ---------------------------------------------------------------------------- */
+
+HK_INLINE void *fast_malloc(size_t size)
+{
+    heap_t *heap = fast_tls_heap;
+    if (hk_likely(size <= DIRECT_MAX)) {
+        page_t *page = heap->direct[(size + 15) >> 4];
+        block_t *block = page->free;
+        if (hk_likely(block != NULL)) {
+            page->free = block->next;
+            page->used++;
+            return block;
+        }
+    }
+    return fast_malloc_generic(size, heap, false);
+}
+
+HK_INLINE void fast_free(void *p, const char *who)
+{
+    segment_t *segment = segment_of(p);
+    heap_t *heap = fast_tls_heap;
+    if (hk_likely(registry_get(p) == REGISTRY_START && segment->owner == (uintptr_t)heap)) {
+        page_t *page = page_of(segment, p);
+        block_t *block = (block_t *)p;
+        block->next = page->local_free;
+        page->local_free = block;
+        /* An emptied page is retired unless it is the class's current page; a full page
+         * (FULL_PAGE_USED) goes back to its queue. */
+        if (hk_unlikely(--page->used == 0) && heap->avail[page->size_class].head != page)
+            fast_page_emptied(heap, page);
+        return;
+    }
+    fast_free_generic(p, who);
+}
+
+#endif

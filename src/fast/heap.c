@@ -1,0 +1,431 @@
+/* Thread-local heaps: the state behind the fast paths, the slow paths of malloc and free, the
+ * pool heaps come from, options, and what happens when a thread exits (its segments are
+ * abandoned, for other threads to adopt). */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/checked.h"
+#include "core/fatal.h"
+#include "core/options.h"
+#include "core/stats.h"
+#include "fast/fast_internal.h"
+#include "os/sys.h"
+
+/* ---- Globals ------------------------------------------------------------------------------- */
+
+/* A page with nothing on it, and a heap whose every direct entry points at it: a thread
+ * without a heap of its own uses this, so the malloc fast path needs no initialisation test. */
+page_t fast_empty_page;
+heap_t fast_empty_heap = {.direct = {[0 ... DIRECT_COUNT - 1] = &fast_empty_page}};
+__thread heap_t *fast_tls_heap = &fast_empty_heap;
+
+uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
+fast_options_t fast_options = {.check = false, .verbose = false, .purge_delay_ms = 10};
+
+/* Heaps are never unmapped (a remote free may still touch an old owner's counters); exited
+ * threads' heaps are reused. */
+#define HEAPS_PER_CHUNK 8
+static hk_lock_t heap_pool_lock = HK_LOCK_INIT;
+static heap_t *heap_pool; /* free heaps */
+static heap_t *heap_all;  /* every heap made */
+static pthread_key_t heap_key;
+static bool heap_key_ready;
+static bool locks_registered;
+
+uint32_t fast_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* ---- Options ------------------------------------------------------------------------------- */
+
+void fast_options_init(void)
+{
+    static bool done;
+    if (done || !hk_env_ready()) return;
+    fast_options.check = hk_env_bool("HEAPKIT_CHECK", false);
+    fast_options.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
+    long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
+    fast_options.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
+    done = true;
+    if (fast_options.verbose)
+        hk_warn("fast engine: check=%d purge_delay_ms=%u", (int)fast_options.check,
+                (unsigned)fast_options.purge_delay_ms);
+}
+
+/* ---- Heap life cycle ----------------------------------------------------------------------- */
+
+static void heap_thread_exit(void *arg);
+
+static heap_t *heap_pool_take(void)
+{
+    hk_lock(&heap_pool_lock);
+    if (!heap_pool) {
+        void *chunk;
+        size_t bytes = hk_align_up_small(HEAPS_PER_CHUNK * sizeof(heap_t), sys_page_size());
+        if (sys_map(bytes, &chunk) != 0) {
+            hk_unlock(&heap_pool_lock);
+            return NULL;
+        }
+        heap_t *heaps = chunk;
+        for (size_t i = 0; i < HEAPS_PER_CHUNK; i++) {
+            heaps[i].pool_next = heap_pool;
+            heap_pool = &heaps[i];
+            heaps[i].all_next = heap_all;
+            heap_all = &heaps[i];
+        }
+    }
+    heap_t *heap = heap_pool;
+    heap_pool = heap->pool_next;
+    if (!heap_key_ready) heap_key_ready = pthread_key_create(&heap_key, heap_thread_exit) == 0;
+    hk_unlock(&heap_pool_lock);
+    return heap;
+}
+
+/* Resets a heap for a new thread; its statistics keep counting. */
+static void heap_reset(heap_t *heap)
+{
+    for (size_t i = 0; i < DIRECT_COUNT; i++)
+        heap->direct[i] = &fast_empty_page;
+    memset(heap->avail, 0, sizeof heap->avail);
+    memset(heap->full, 0, sizeof heap->full);
+    for (size_t i = 0; i < CLASS_COUNT; i++)
+        heap->remote_seen[i] = __atomic_load_n(&heap->remote_count[i], __ATOMIC_RELAXED);
+    memset(heap->seg_avail, 0, sizeof heap->seg_avail);
+    memset(heap->seg_full, 0, sizeof heap->seg_full);
+    memset(heap->empty_segments, 0, sizeof heap->empty_segments);
+    heap->tag = (uintptr_t)heap | (fast_options.check ? OWNER_CHECK_TAG : 0);
+    heap->now_ms = fast_now_ms();
+    heap->next_purge_ms = heap->now_ms;
+    heap->dirty_pages = 0;
+}
+
+heap_t *fast_heap_get(void)
+{
+    heap_t *heap = fast_tls_heap;
+    if (heap != &fast_empty_heap) return heap;
+    fast_options_init();
+    heap = heap_pool_take();
+    if (!heap) return NULL;
+    heap_reset(heap);
+    heap->in_use = 1;
+    fast_tls_heap = heap;
+    hk_stat_add(&fast_global_stats[STAT_heaps_created], 1);
+    /* Both calls below may allocate (pthread_atfork's list, keys past the first 32); the heap
+     * is in place by now, so that allocation simply uses it. */
+    if (heap_key_ready) pthread_setspecific(heap_key, heap);
+    if (!__atomic_exchange_n(&locks_registered, true, __ATOMIC_ACQ_REL)) {
+        hk_lock_register(&heap_pool_lock);
+        fast_segment_register_locks();
+        fast_huge_register_locks();
+    }
+    return heap;
+}
+
+/* ---- Page queues ---------------------------------------------------------------------------- */
+
+/* The available queue's head is the page the fast path allocates from: every change of head
+ * updates the direct table. */
+static void avail_changed(heap_t *heap, unsigned size_class)
+{
+    page_t *head = heap->avail[size_class].head;
+    fast_heap_set_direct(heap, size_class, head ? head : &fast_empty_page);
+}
+
+static void avail_push_back(heap_t *heap, page_t *page)
+{
+    page_queue_t *q = &heap->avail[page->size_class];
+    fast_queue_push_back(q, page);
+    if (q->head == page) avail_changed(heap, page->size_class);
+}
+
+static void avail_remove(heap_t *heap, page_t *page)
+{
+    page_queue_t *q = &heap->avail[page->size_class];
+    bool was_head = q->head == page;
+    fast_queue_remove(q, page);
+    if (was_head) avail_changed(heap, page->size_class);
+}
+
+/* page has no free block at all (so used == reserved). */
+static void full_push(heap_t *heap, page_t *page)
+{
+    page->in_full = 1;
+    page->used = FULL_PAGE_USED;
+    fast_queue_push_back(&heap->full[page->size_class], page);
+}
+
+/* Takes a page off the full queue with its true count (blocks freed since are not in it). */
+static void full_remove(heap_t *heap, page_t *page)
+{
+    page->in_full = 0;
+    page->used = page->reserved;
+    fast_queue_remove(&heap->full[page->size_class], page);
+}
+
+static void page_retire(heap_t *heap, page_t *page)
+{
+    fast_segment_page_free(heap, segment_of(page), page);
+}
+
+/* An adopted segment's page joins this heap's queues (after collecting its remote frees). */
+void fast_heap_adopt_page(heap_t *heap, page_t *page)
+{
+    if (page->in_full) page->used = page->reserved; /* its queue was the dead heap's */
+    page->in_full = 0;
+    page->next = page->prev = NULL;
+    fast_page_collect_thread_free(page);
+    if (page->used == 0)
+        page_retire(heap, page);
+    else if (page->free || page->local_free || page->capacity < page->reserved)
+        avail_push_back(heap, page);
+    else
+        full_push(heap, page);
+}
+
+/* A local free emptied a page the fast path saw (so not in the full queue). The current page
+ * of a class stays, so a loop of malloc/free does not bounce pages in and out. */
+void fast_page_emptied(heap_t *heap, page_t *page)
+{
+    if (page->in_full) { /* not empty: the first local free into a full page */
+        full_remove(heap, page);
+        page->used--;
+        avail_push_back(heap, page);
+        return;
+    }
+    if (heap->avail[page->size_class].head == page) return;
+    avail_remove(heap, page);
+    page_retire(heap, page);
+}
+
+/* ---- Malloc slow path ----------------------------------------------------------------------- */
+
+static void heap_tick(heap_t *heap)
+{
+    heap->now_ms = fast_now_ms();
+    if (heap->dirty_pages && (int32_t)(heap->now_ms - heap->next_purge_ms) >= 0) {
+        fast_segment_purge(heap, false);
+        uint32_t step = fast_options.purge_delay_ms / 2;
+        heap->next_purge_ms = heap->now_ms + (step ? step : 1);
+    }
+}
+
+/* Pages in the full queue that other threads freed into go back to the available queue. */
+static void heap_scan_full(heap_t *heap, unsigned size_class)
+{
+    uint64_t seen = __atomic_load_n(&heap->remote_count[size_class], __ATOMIC_RELAXED);
+    if (seen == heap->remote_seen[size_class]) return;
+    heap->remote_seen[size_class] = seen;
+    heap->stats[STAT_full_scans]++;
+    page_t *next;
+    for (page_t *page = heap->full[size_class].head; page; page = next) {
+        next = page->next;
+        if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
+        full_remove(heap, page);
+        fast_page_collect_thread_free(page);
+        avail_push_back(heap, page);
+    }
+}
+
+/* A page of the class with a free block, made the head of its queue. */
+static page_t *heap_find_page(heap_t *heap, unsigned size_class)
+{
+    page_queue_t *q = &heap->avail[size_class];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        page_t *page;
+        while ((page = q->head) != NULL) {
+            if (page->free || fast_page_refill(page)) return page;
+            avail_remove(heap, page);
+            full_push(heap, page);
+        }
+        if (attempt == 0) heap_scan_full(heap, size_class);
+    }
+    unsigned kind =
+        class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
+    page_t *page = fast_segment_page_alloc(heap, kind);
+    if (!page) return NULL;
+    fast_page_init(segment_of(page), page, size_class);
+    heap->stats[STAT_pages_started]++;
+    fast_page_refill(page);
+    fast_queue_push_front(q, page);
+    avail_changed(heap, size_class);
+    return page;
+}
+
+void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
+{
+    heap->stats[STAT_malloc_slow]++;
+    heap_tick(heap);
+    page_t *page = heap_find_page(heap, size_class);
+    if (hk_unlikely(!page)) return NULL;
+    block_t *block = page->free;
+    bool was_zero = page->free_is_zero;
+    page->free = block->next;
+    page->used++;
+    if (zero) {
+        if (was_zero)
+            block->next = NULL;
+        else
+            memset(block, 0, page->block_size);
+    }
+    return block;
+}
+
+void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
+{
+    if (hk_unlikely(heap == &fast_empty_heap)) {
+        heap = fast_heap_get();
+        if (!heap) return NULL;
+    }
+    if (size > MEDIUM_BLOCK_MAX) return fast_huge_malloc(size, 0, zero);
+    unsigned size_class = size_class_of(size);
+    /* The class's current page, refilled from its local frees if need be, still without the
+     * slow path's work (sizes above DIRECT_MAX come here every time). */
+    page_t *page = heap->avail[size_class].head;
+    if (page != NULL && page->free == NULL && page->local_free != NULL) {
+        page->free = page->local_free;
+        page->local_free = NULL;
+        page->free_is_zero = 0;
+    }
+    if (hk_likely(page != NULL && page->free != NULL)) {
+        block_t *block = page->free;
+        bool was_zero = page->free_is_zero;
+        page->free = block->next;
+        page->used++;
+        if (zero) {
+            if (was_zero)
+                block->next = NULL;
+            else
+                memset(block, 0, page->block_size);
+        }
+        return block;
+    }
+    return fast_malloc_class(heap, size_class, zero);
+}
+
+/* ---- Free slow path ------------------------------------------------------------------------- */
+
+static HK_NORETURN HK_COLD void invalid_pointer(const void *p, const char *who)
+{
+    hk_fatal("invalid pointer %p in %s()", p, who);
+}
+
+/* A free by a thread that does not own the page: push onto thread_free, then tell the owner
+ * (its heap memory is never unmapped, so even a stale owner is safe to touch). Everything read
+ * from the page is read before the push: afterwards the owner may free the page. */
+static void free_remote(heap_t *heap, segment_t *segment, page_t *page, block_t *block)
+{
+    unsigned size_class = page->size_class;
+    heap_t *owner =
+        (heap_t *)(__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG);
+    block_t *old = __atomic_load_n(&page->thread_free, __ATOMIC_RELAXED);
+    do {
+        block->next = old;
+    } while (!__atomic_compare_exchange_n(&page->thread_free, &old, block, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    if (owner) __atomic_fetch_add(&owner->remote_count[size_class], 1, __ATOMIC_RELAXED);
+    if (heap != &fast_empty_heap)
+        heap->stats[STAT_remote_frees]++;
+    else
+        hk_stat_add(&fast_global_stats[STAT_heapless_frees], 1);
+}
+
+void fast_free_generic(void *p, const char *who)
+{
+    heap_t *heap = fast_tls_heap;
+    segment_t *segment = fast_segment_resolve(p);
+    if (hk_unlikely(!segment)) invalid_pointer(p, who);
+    if (segment->kind == SEGMENT_HUGE) {
+        fast_huge_free(segment, p, who);
+        return;
+    }
+    page_t *page = page_of(segment, p);
+    if (hk_unlikely(page->size_class == 0)) invalid_pointer(p, who);
+    uint8_t *area = page_area(segment, page);
+    if (fast_options.check) {
+        size_t offset = (size_t)((uint8_t *)p - area);
+        if ((uint8_t *)p < area || offset % page->block_size != 0 ||
+            offset / page->block_size >= page->capacity)
+            invalid_pointer(p, who);
+    }
+    if (heap != &fast_empty_heap) heap->stats[STAT_free_slow]++;
+    uintptr_t owner = __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE);
+    if (owner == 0 && heap != &fast_empty_heap && fast_segment_adopt_this(heap, segment)) {
+        owner = heap->tag;
+        if (page->size_class == 0) invalid_pointer(p, who); /* its page was empty: a double free */
+    }
+    if (heap == &fast_empty_heap || owner != heap->tag) {
+        free_remote(heap, segment, page, (block_t *)p);
+        return;
+    }
+    if (fast_options.check && fast_block_is_free(page, p))
+        hk_fatal("double free of %p in %s()", p, who);
+    block_t *block = (block_t *)p;
+    block->next = page->local_free;
+    page->local_free = block;
+    if (--page->used == 0) fast_page_emptied(heap, page); /* emptied, or was full */
+}
+
+/* ---- Collection and thread exit ------------------------------------------------------------- */
+
+/* Collects every remote free, retires every empty page (force: the current ones too), then
+ * purges (force: at once). */
+void fast_heap_collect(heap_t *heap, bool force)
+{
+    heap->now_ms = fast_now_ms();
+    for (unsigned c = 1; c < CLASS_COUNT; c++) {
+        page_t *next;
+        for (page_t *page = heap->full[c].head; page; page = next) {
+            next = page->next;
+            if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
+            full_remove(heap, page);
+            fast_page_collect_thread_free(page);
+            if (page->used == 0)
+                page_retire(heap, page);
+            else
+                avail_push_back(heap, page);
+        }
+        for (page_t *page = heap->avail[c].head; page; page = next) {
+            next = page->next;
+            fast_page_collect_thread_free(page);
+            if (page->used == 0 && (force || page != heap->avail[c].head)) {
+                avail_remove(heap, page);
+                page_retire(heap, page);
+            }
+        }
+    }
+    fast_segment_purge(heap, force);
+    heap->next_purge_ms = heap->now_ms + fast_options.purge_delay_ms;
+}
+
+static void heap_thread_exit(void *arg)
+{
+    heap_t *heap = arg;
+    if (!heap || heap == &fast_empty_heap) return;
+    fast_heap_collect(heap, true);
+    /* Pages still in use stay where they are; the queues go with the heap. */
+    fast_segment_abandon_all(heap);
+    if (fast_tls_heap == heap) fast_tls_heap = &fast_empty_heap;
+    heap_reset(heap);
+    heap->in_use = 0;
+    hk_stat_add(&fast_global_stats[STAT_threads_exited], 1);
+    hk_lock(&heap_pool_lock);
+    heap->pool_next = heap_pool;
+    heap_pool = heap;
+    hk_unlock(&heap_pool_lock);
+}
+
+/* ---- Statistics and checks ------------------------------------------------------------------ */
+
+void fast_stats_sum_heaps(uint64_t out[FAST_HEAP_STAT_COUNT])
+{
+    memset(out, 0, sizeof(uint64_t) * FAST_HEAP_STAT_COUNT);
+    hk_lock(&heap_pool_lock);
+    for (heap_t *heap = heap_all; heap; heap = heap->all_next)
+        for (size_t i = 0; i < FAST_HEAP_STAT_COUNT; i++)
+            out[i] += __atomic_load_n(&heap->stats[i], __ATOMIC_RELAXED);
+    hk_unlock(&heap_pool_lock);
+}

@@ -1,0 +1,159 @@
+/* Pages: a run of equal blocks with three free lists (free list sharding): `free` for malloc,
+ * `local_free` for the owner's frees, `thread_free` for other threads' frees (atomic push).
+ * This file sets a page up for a class, refills `free` from the other two lists or from
+ * not-yet-carved space, and keeps the heap's page queues and direct table. */
+#include <string.h>
+
+#include "core/stats.h"
+#include "fast/fast_internal.h"
+
+/* Blocks are carved EXTEND_BYTES at a time, so a page touches only the memory it uses. */
+#define EXTEND_BYTES      4096
+#define EXTEND_MIN_BLOCKS 4
+
+/* ---- Set-up -------------------------------------------------------------------------------- */
+
+void fast_page_init(segment_t *segment, page_t *page, unsigned size_class)
+{
+    size_t block_size = class_block_size(size_class);
+    size_t index = (size_t)(page - segment->pages);
+    size_t start = index << segment->page_shift;
+    size_t end = (index + 1) << segment->page_shift;
+    if (index == 0) {
+        /* After the header, aligned to the block size's lowest set bit, so every block of a
+         * size that is a multiple of A is A-aligned (aligned allocations rely on it). */
+        size_t align = block_size & (~block_size + 1);
+        start = (segment->header_size + align - 1) & ~(align - 1);
+    }
+    page->size_class = (uint8_t)size_class;
+    page->block_size = (uint32_t)block_size;
+    page->area_offset = (uint32_t)start;
+    page->reserved = (uint32_t)((end - start) / block_size);
+    page->capacity = 0;
+    page->used = 0;
+    page->free = page->local_free = page->thread_free = NULL;
+    page->next = page->prev = NULL;
+    page->in_full = 0;
+    page->free_is_zero = page->mem_zero;
+    page->mem_zero = 0;
+}
+
+/* Carves up to EXTEND_BYTES of new blocks onto the (empty) free list. */
+static void page_extend(segment_t *segment, page_t *page)
+{
+    size_t block_size = page->block_size;
+    uint32_t count = (uint32_t)(EXTEND_BYTES / block_size);
+    if (count < EXTEND_MIN_BLOCKS) count = EXTEND_MIN_BLOCKS;
+    if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
+    uint8_t *first = page_area(segment, page) + (size_t)page->capacity * block_size;
+    uint8_t *p = first;
+    for (uint32_t i = 1; i < count; i++, p += block_size)
+        ((block_t *)p)->next = (block_t *)(p + block_size);
+    ((block_t *)p)->next = NULL;
+    page->free = (block_t *)first;
+    page->capacity += count;
+}
+
+/* ---- Refilling ----------------------------------------------------------------------------- */
+
+/* Moves every block other threads freed onto `free`; returns how many. */
+uint32_t fast_page_collect_thread_free(page_t *page)
+{
+    if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) return 0;
+    block_t *list = __atomic_exchange_n(&page->thread_free, NULL, __ATOMIC_ACQUIRE);
+    uint32_t count = 1;
+    block_t *tail = list;
+    while (tail->next) {
+        tail = tail->next;
+        count++;
+    }
+    tail->next = page->free;
+    page->free = list;
+    page->free_is_zero = 0;
+    page->used -= count;
+    return count;
+}
+
+/* Called when `free` is empty: refills it from local frees, then remote frees, then fresh
+ * space. False when the page is full. */
+bool fast_page_refill(page_t *page)
+{
+    if (page->local_free) {
+        page->free = page->local_free;
+        page->local_free = NULL;
+        page->free_is_zero = 0;
+        return true;
+    }
+    if (fast_page_collect_thread_free(page)) return true;
+    if (page->capacity < page->reserved) {
+        page_extend(segment_of(page), page);
+        return true;
+    }
+    return false;
+}
+
+/* ---- Queues and the direct table ----------------------------------------------------------- */
+
+void fast_queue_push_front(page_queue_t *q, page_t *page)
+{
+    page->prev = NULL;
+    page->next = q->head;
+    if (q->head)
+        q->head->prev = page;
+    else
+        q->tail = page;
+    q->head = page;
+}
+
+void fast_queue_push_back(page_queue_t *q, page_t *page)
+{
+    page->next = NULL;
+    page->prev = q->tail;
+    if (q->tail)
+        q->tail->next = page;
+    else
+        q->head = page;
+    q->tail = page;
+}
+
+void fast_queue_remove(page_queue_t *q, page_t *page)
+{
+    if (page->prev)
+        page->prev->next = page->next;
+    else
+        q->head = page->next;
+    if (page->next)
+        page->next->prev = page->prev;
+    else
+        q->tail = page->prev;
+    page->next = page->prev = NULL;
+}
+
+/* Points every direct entry of the class at page (the head of its available queue, or the
+ * empty page): the malloc fast path then pops from it. */
+void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page)
+{
+    size_t block_size = class_block_size(size_class);
+    if (block_size > DIRECT_MAX) return;
+    size_t first = size_class == 1 ? 0 : class_block_size(size_class - 1) / 16 + 1;
+    for (size_t i = first; i <= block_size / 16; i++)
+        heap->direct[i] = page;
+}
+
+/* ---- Checks -------------------------------------------------------------------------------- */
+
+static bool list_contains(const block_t *list, const void *p, uint32_t limit)
+{
+    for (uint32_t n = 0; list && n <= limit; list = list->next, n++)
+        if (list == p) return true;
+    return false;
+}
+
+/* Whether p is on one of the page's free lists (checked mode: double free detection). */
+bool fast_block_is_free(const page_t *page, const void *p)
+{
+    const block_t *remote = __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE);
+    return list_contains(page->free, p, page->capacity) ||
+           list_contains(page->local_free, p, page->capacity) ||
+           list_contains(remote, p, page->capacity);
+}

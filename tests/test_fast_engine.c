@@ -1,0 +1,435 @@
+/* The fast engine through its contract (hk_engine_*), linked directly (not as the process's
+ * malloc, so this suite runs under ASan and UBSan): size classes, alignment, cross-thread
+ * frees, abandonment and adoption, page retirement and purging, trim, the huge cache,
+ * calloc/realloc, checked-mode misuse. fast_check() runs after each step. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fast/fast_internal.h"
+#include "front/engine.h"
+#include "os/sys.h"
+
+static uint64_t heap_stat(int which)
+{
+    uint64_t h[FAST_HEAP_STAT_COUNT], g[FAST_GLOBAL_STAT_COUNT];
+    fast_stats_snapshot(h, g);
+    return h[which];
+}
+
+static uint64_t global_stat(int which)
+{
+    uint64_t h[FAST_HEAP_STAT_COUNT], g[FAST_GLOBAL_STAT_COUNT];
+    fast_stats_snapshot(h, g);
+    return g[which];
+}
+
+#define CHECK() cr_assert(fast_check(), "fast_check failed")
+
+Test(fast_engine, every_size_class_round_trips_with_bounded_waste)
+{
+    for (size_t size = 0; size <= MEDIUM_BLOCK_MAX; size += size < 2048 ? 1 : size / 64) {
+        unsigned char *p = hk_engine_malloc(size);
+        cr_assert_not_null(p, "size %zu", size);
+        size_t usable = hk_engine_usable_size(p, "test");
+        cr_assert_geq(usable, size);
+        if (size > 128) cr_assert_leq(usable * 8, size * 9, "size %zu usable %zu", size, usable);
+        memset(p, 0xab, usable);
+        hk_engine_free(p, "test");
+    }
+    for (unsigned c = 1; c < CLASS_COUNT; c++)
+        cr_assert_eq(size_class_of(class_block_size(c)), c);
+    CHECK();
+}
+
+Test(fast_engine, blocks_are_16_byte_aligned_for_sizes_up_to_4096)
+{
+    void *kept[4097];
+    for (size_t size = 0; size <= 4096; size++) {
+        kept[size] = hk_engine_malloc(size);
+        cr_assert_eq((uintptr_t)kept[size] % 16, 0, "size %zu", size);
+    }
+    CHECK();
+    for (size_t size = 0; size <= 4096; size++)
+        hk_engine_free(kept[size], "test");
+    CHECK();
+}
+
+Test(fast_engine, alignments_from_16_bytes_to_64_mib_are_honoured)
+{
+    for (size_t align = 16; align <= ((size_t)64 << 20); align <<= 1) {
+        size_t sizes[] = {0, 1, align / 2, align, align + 1, 3000};
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            unsigned char *p = hk_engine_aligned(align, sizes[i]);
+            cr_assert_not_null(p);
+            cr_assert_eq((uintptr_t)p % align, 0, "align %zu size %zu -> %p", align, sizes[i], p);
+            cr_assert_geq(hk_engine_usable_size(p, "test"), sizes[i]);
+            memset(p, 1, sizes[i]);
+            hk_engine_free(p, "test");
+        }
+        CHECK();
+    }
+}
+
+Test(fast_engine, calloc_zeroes_reused_and_fresh_blocks)
+{
+    for (size_t size = 1; size <= 300000; size = size * 3 + 1) {
+        unsigned char *p = hk_engine_malloc(size);
+        memset(p, 0xff, size);
+        hk_engine_free(p, "test");
+        unsigned char *q = hk_engine_calloc(size);
+        for (size_t i = 0; i < size; i++)
+            cr_assert_eq(q[i], 0, "size %zu byte %zu", size, i);
+        hk_engine_free(q, "test");
+    }
+    CHECK();
+}
+
+Test(fast_engine, realloc_keeps_contents_while_growing_and_shrinking)
+{
+    unsigned char *p = hk_engine_malloc(10);
+    for (int i = 0; i < 10; i++)
+        p[i] = (unsigned char)i;
+    size_t size = 10;
+    while (size < ((size_t)8 << 20)) {
+        size_t next = size * 3;
+        p = hk_engine_realloc(p, next, "realloc");
+        cr_assert_not_null(p);
+        for (int i = 0; i < 10; i++)
+            cr_assert_eq(p[i], i);
+        size = next;
+    }
+    void *same = hk_engine_realloc(p, size - 16, "realloc");
+    cr_assert_eq(same, p, "a slight shrink stays in place");
+    p = hk_engine_realloc(p, 20, "realloc");
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(p[i], i);
+    hk_engine_free(p, "free");
+    CHECK();
+}
+
+Test(fast_engine, calloc_on_purged_pages_is_zero_without_stale_data)
+{
+    enum { N = 3000 };
+    static unsigned char *blocks[N];
+    for (int i = 0; i < N; i++) {
+        blocks[i] = hk_engine_malloc(500);
+        memset(blocks[i], 0xff, 500);
+    }
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
+    cr_assert(hk_engine_trim(0), "the emptied pages are purged");
+    for (int i = 0; i < N; i++) {
+        blocks[i] = hk_engine_calloc(500);
+        for (int j = 0; j < 500; j++)
+            cr_assert_eq(blocks[i][j], 0, "block %d byte %d", i, j);
+    }
+    CHECK();
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
+}
+
+Test(fast_engine, a_local_free_into_a_full_page_makes_its_block_reusable)
+{
+    enum { N = 200 }; /* 4 KiB blocks: 16 per page, so the first pages fill up */
+    static void *blocks[N];
+    for (int i = 0; i < N; i++)
+        blocks[i] = hk_engine_malloc(4096);
+    CHECK();
+    uint64_t pages = heap_stat(STAT_pages_started);
+    hk_engine_free(blocks[3], "free"); /* blocks[3] lives in a full page */
+    CHECK();
+    void *again = NULL;
+    for (int i = 0; i < 16 && again != blocks[3]; i++)
+        again = hk_engine_malloc(4096);
+    cr_assert_eq(again, blocks[3], "the freed block of the full page was not reused");
+    cr_assert_leq(heap_stat(STAT_pages_started), pages + 1);
+    CHECK();
+}
+
+/* ---- Threads ------------------------------------------------------------------------------- */
+
+#define CROSS_COUNT 5000
+static void *cross_blocks[CROSS_COUNT];
+
+static void *free_all_blocks(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < CROSS_COUNT; i++)
+        hk_engine_free(cross_blocks[i], "free");
+    return NULL;
+}
+
+Test(fast_engine, cross_thread_frees_are_collected_and_reused)
+{
+    for (int i = 0; i < CROSS_COUNT; i++)
+        cross_blocks[i] = hk_engine_malloc(48);
+    uint64_t pages_before = heap_stat(STAT_pages_started);
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_blocks, NULL);
+    pthread_join(t, NULL);
+    cr_assert_geq(heap_stat(STAT_remote_frees) + global_stat(STAT_heapless_frees), CROSS_COUNT);
+    CHECK();
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < CROSS_COUNT; i++) {
+        uintptr_t a = (uintptr_t)cross_blocks[i];
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    /* The current page's not-yet-carved blocks come first, then the collected ones. */
+    int reused = 0;
+    for (int i = 0; i < CROSS_COUNT; i++) {
+        uintptr_t a = (uintptr_t)hk_engine_malloc(48);
+        reused += a >= lo && a <= hi;
+    }
+    cr_assert_geq(reused, CROSS_COUNT / 2, "only %d remotely freed blocks reused", reused);
+    cr_assert_eq(heap_stat(STAT_pages_started), pages_before, "no new page was needed");
+    CHECK();
+}
+
+#define KEPT_COUNT 1000
+static void *kept_blocks[KEPT_COUNT];
+
+static void *allocate_and_exit(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < KEPT_COUNT; i++)
+        kept_blocks[i] = hk_engine_malloc(100 + (size_t)i % 50);
+    return NULL;
+}
+
+static void *allocate_some(void *arg)
+{
+    (void)arg;
+    void *p = hk_engine_malloc(5000);
+    cr_assert(fast_check());
+    hk_engine_free(p, "free");
+    return NULL;
+}
+
+Test(fast_engine, exited_thread_segment_is_abandoned_then_adopted)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_and_exit, NULL);
+    pthread_join(t, NULL);
+    cr_assert_eq(global_stat(STAT_threads_exited), 1);
+    cr_assert_geq(global_stat(STAT_segments_abandoned), 1);
+    pthread_create(&t, NULL, allocate_some, NULL);
+    pthread_join(t, NULL);
+    cr_assert_geq(global_stat(STAT_segments_adopted), 1);
+    /* The blocks of the dead thread are still valid and can be freed from here. */
+    for (int i = 0; i < KEPT_COUNT; i++)
+        hk_engine_free(kept_blocks[i], "free");
+    CHECK();
+}
+
+static void *allocate_only(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < KEPT_COUNT; i++)
+        kept_blocks[i] = hk_engine_malloc(64);
+    return NULL;
+}
+
+Test(fast_engine, freeing_a_dead_threads_blocks_adopts_and_releases_its_segment)
+{
+    void *mine = hk_engine_malloc(16); /* this thread has a heap */
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_only, NULL);
+    pthread_join(t, NULL);
+    cr_assert_eq(global_stat(STAT_segments_abandoned), 1);
+    for (int i = 0; i < KEPT_COUNT; i++)
+        hk_engine_free(kept_blocks[i], "free");
+    cr_assert_eq(global_stat(STAT_segments_adopted), 1, "the first free adopted the segment");
+    /* Left: this thread's page and the adopted page, now the (empty) current page of its class. */
+    cr_assert_leq(global_stat(STAT_page_bytes_in_use), (uint64_t)2 << SMALL_PAGE_SHIFT);
+    CHECK();
+    hk_engine_free(mine, "free");
+    cr_assert(hk_engine_trim(0));
+    cr_assert_eq(global_stat(STAT_page_bytes_in_use), 0);
+    cr_assert_eq(global_stat(STAT_segment_bytes), 0, "trim unmapped every empty segment");
+    CHECK();
+}
+
+#define STRESS_THREADS 4
+#define STRESS_SLOTS   512
+static void *stress_slots[STRESS_SLOTS];
+
+static void *stress_worker(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    for (int i = 0; i < 40000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned slot = (seed >> 8) % STRESS_SLOTS;
+        size_t size = (seed >> 20) % 3000;
+        if ((seed & 0xff) == 7) size = 200000;
+        void *fresh = hk_engine_malloc(size);
+        cr_assert_not_null(fresh);
+        memset(fresh, (int)slot, size < 64 ? size : 64);
+        void *old = __atomic_exchange_n(&stress_slots[slot], fresh, __ATOMIC_ACQ_REL);
+        if (old) hk_engine_free(old, "free");
+    }
+    cr_assert(fast_check());
+    return NULL;
+}
+
+Test(fast_engine, threads_allocating_and_freeing_each_others_blocks_stay_consistent)
+{
+    pthread_t t[STRESS_THREADS];
+    for (uintptr_t i = 0; i < STRESS_THREADS; i++)
+        pthread_create(&t[i], NULL, stress_worker, (void *)(i + 1));
+    for (int i = 0; i < STRESS_THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < STRESS_SLOTS; i++)
+        if (stress_slots[i]) hk_engine_free(stress_slots[i], "free");
+    cr_assert(hk_engine_trim(0));
+    CHECK();
+}
+
+static volatile int churn_stop;
+
+static void *churn_until_stopped(void *arg)
+{
+    (void)arg;
+    while (!churn_stop) {
+        void *p = hk_engine_malloc(300000); /* huge path: takes the huge lock */
+        void *q = hk_engine_malloc(40);
+        hk_engine_free(p, "free");
+        hk_engine_free(q, "free");
+    }
+    return NULL;
+}
+
+Test(fast_engine, a_child_forked_while_threads_allocate_can_allocate_and_trim)
+{
+    void *parent_block = hk_engine_malloc(100);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, churn_until_stopped, NULL);
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            void *blocks[1000];
+            for (int i = 0; i < 1000; i++)
+                blocks[i] = hk_engine_malloc((size_t)i * 7 + 1);
+            void *big = hk_engine_malloc(5000000);
+            for (int i = 0; i < 1000; i++)
+                hk_engine_free(blocks[i], "free");
+            hk_engine_free(big, "free");
+            hk_engine_free(parent_block, "free");
+            hk_engine_trim(0);
+            _exit(fast_check() ? 0 : 1);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed", round);
+    }
+    churn_stop = 1;
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    hk_engine_free(parent_block, "free");
+    CHECK();
+}
+
+/* ---- Returning memory ---------------------------------------------------------------------- */
+
+Test(fast_engine, empty_pages_are_retired_and_trim_purges_them)
+{
+    enum { N = 20000 };
+    static void *blocks[N];
+    for (int i = 0; i < N; i++)
+        blocks[i] = hk_engine_malloc(64);
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
+    CHECK();
+    cr_assert_gt(heap_stat(STAT_pages_retired), 0);
+    sys_counters_t before, after;
+    sys_counters(&before);
+    cr_assert(hk_engine_trim(0));
+    sys_counters(&after);
+    cr_assert_gt(after.madvise + after.munmap, before.madvise + before.munmap);
+    cr_assert_gt(heap_stat(STAT_pages_purged), 0);
+    CHECK();
+}
+
+Test(fast_engine, free_pages_are_purged_after_the_delay)
+{
+    setenv("HEAPKIT_PURGE_DELAY_MS", "0", 1);
+    enum { N = 5000 };
+    static void *blocks[N];
+    for (int i = 0; i < N; i++)
+        blocks[i] = hk_engine_malloc(256);
+    sys_counters_t before, after;
+    sys_counters(&before);
+    for (int i = 0; i < N; i++)
+        hk_engine_free(blocks[i], "free");
+    sys_counters(&after);
+    cr_assert_gt(after.madvise, before.madvise, "retired pages purged without a trim");
+    CHECK();
+}
+
+Test(fast_engine, huge_block_is_reused_from_the_cache_without_mmap)
+{
+    size_t size = (size_t)8 << 20;
+    void *p = hk_engine_malloc(size);
+    memset(p, 1, size);
+    hk_engine_free(p, "free");
+    sys_counters_reset();
+    void *q = hk_engine_malloc(size);
+    sys_counters_t c;
+    sys_counters(&c);
+    cr_assert_eq(c.mmap, 0, "second huge malloc mapped memory");
+    cr_assert_eq(global_stat(STAT_huge_cache_hits), 1);
+    hk_engine_free(q, "free");
+    cr_assert(hk_engine_trim(0), "trim unmaps the cached huge block");
+    cr_assert_eq(global_stat(STAT_huge_cache_bytes), 0);
+}
+
+Test(fast_engine, statistics_print_as_json)
+{
+    void *p = hk_engine_malloc(10);
+    char buf[8192];
+    size_t len = fast_stats_format(buf, sizeof buf, true);
+    cr_assert_lt(len, sizeof buf);
+    cr_assert_eq(buf[0], '{');
+    cr_assert_not_null(strstr(buf, "\"segments_mapped\": 1"));
+    cr_assert_not_null(strstr(buf, "\"os\""));
+    hk_engine_free(p, "free");
+}
+
+/* ---- Misuse -------------------------------------------------------------------------------- */
+
+Test(fast_engine, checked_mode_aborts_on_double_free, .signal = SIGABRT)
+{
+    setenv("HEAPKIT_CHECK", "1", 1);
+    void *keep = hk_engine_malloc(32);
+    void *p = hk_engine_malloc(32);
+    hk_engine_free(p, "free");
+    hk_engine_free(p, "free");
+    (void)keep;
+}
+
+Test(fast_engine, checked_mode_aborts_on_interior_pointer, .signal = SIGABRT)
+{
+    setenv("HEAPKIT_CHECK", "1", 1);
+    char *p = hk_engine_malloc(64);
+    hk_engine_free(p + 16, "free");
+}
+
+Test(fast_engine, free_of_a_foreign_pointer_aborts, .signal = SIGABRT)
+{
+    static char not_ours[64];
+    hk_engine_free(not_ours + 16, "free");
+}
+
+Test(fast_engine, double_free_of_a_huge_block_aborts, .signal = SIGABRT)
+{
+    void *p = hk_engine_malloc((size_t)1 << 20);
+    hk_engine_free(p, "free");
+    hk_engine_free(p, "free");
+}
