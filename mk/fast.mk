@@ -1,29 +1,18 @@
 # The fast engine and libheapkit: the standard malloc family (src/front) over src/fast, plus
 # the hk_* API. The shared library is linked from LTO objects so that malloc and free inline
-# the engine's fast paths across files; the static library uses plain objects, so any linker
-# can use it.
+# the engine's fast paths across files (plain objects under clang: see the Makefile's lto); the
+# static library uses plain objects, so any linker can use it.
 
 FAST_SRC     := $(wildcard src/fast/*.c)
 HEAPKIT_SRC  := src/front/override.c src/front/override_cxx.c src/front/hk_api.c $(FAST_SRC)
-
-# clang rejects gcc's -fno-fat-lto-objects (in LTO_FLAGS): a clang build links plain objects.
-ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
-heapkit_objs = $(call obj,$(1))
-HEAPKIT_LOWER := $(LOWER_OBJ)
-HEAPKIT_LDFLAGS := $(OPT) -fPIC
-else
-heapkit_objs = $(call lto,$(1))
-HEAPKIT_LOWER := $(LOWER_LTO)
-HEAPKIT_LDFLAGS := $(LTO_LDFLAGS)
-endif
 
 # operator new must let a std::bad_alloc unwind through it.
 $(call lto,src/front/override_cxx.c) $(call obj,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
 
 # Exported: the malloc family, the C++ operators and hk_* (everything else is hidden).
-$(LIBDIR)/libheapkit.so: $(call heapkit_objs,$(HEAPKIT_SRC)) $(HEAPKIT_LOWER)
+$(LIBDIR)/libheapkit.so: $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(HEAPKIT_LDFLAGS) -Wl,-z,now -lpthread
+	$(CC) -shared -o $@ $^ $(LTO_LDFLAGS) -Wl,-z,now -lpthread
 
 $(LIBDIR)/libheapkit.a: $(call obj,$(HEAPKIT_SRC)) $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
