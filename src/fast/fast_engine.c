@@ -119,7 +119,10 @@ bool fast_collect(bool force)
         }
     }
     fast_heap_collect(heap, force);
-    if (force) fast_huge_trim();
+    if (force) {
+        fast_huge_trim();
+        fast_segment_cache_flush();
+    }
     sys_counters(&after);
     return after.madvise != before.madvise || after.munmap != before.munmap;
 }

@@ -244,6 +244,8 @@ uint32_t fast_now_ms(void);
 segment_t *fast_segment_resolve(const void *p); /* registry lookup; NULL if not ours */
 page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind);
 void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page);
+void fast_segment_release_extra(heap_t *heap, unsigned kind);
+void fast_segment_cache_flush(void);
 void fast_segment_purge(heap_t *heap, bool force);
 void fast_segment_abandon_all(heap_t *heap);
 bool fast_segment_adopt(heap_t *heap, unsigned kind);

@@ -198,7 +198,9 @@ void fast_page_emptied(heap_t *heap, page_t *page)
     }
     if (heap->avail[page->size_class].head == page) return;
     avail_remove(heap, page);
+    unsigned kind = segment_of(page)->kind;
     page_retire(heap, page);
+    fast_segment_release_extra(heap, kind);
 }
 
 /* ---- Malloc slow path ----------------------------------------------------------------------- */
@@ -373,7 +375,7 @@ void fast_free_generic(void *p, const char *who)
 
 /* Collects every remote free, retires every empty page (force: the current ones too), then
  * purges (force: at once). */
-void fast_heap_collect(heap_t *heap, bool force)
+static void heap_collect_pages(heap_t *heap, bool force)
 {
     heap->now_ms = fast_now_ms();
     for (unsigned c = 1; c < CLASS_COUNT; c++) {
@@ -397,6 +399,12 @@ void fast_heap_collect(heap_t *heap, bool force)
             }
         }
     }
+
+}
+
+void fast_heap_collect(heap_t *heap, bool force)
+{
+    heap_collect_pages(heap, force);
     fast_segment_purge(heap, force);
     heap->next_purge_ms = heap->now_ms + fast_options.purge_delay_ms;
 }
@@ -405,7 +413,9 @@ static void heap_thread_exit(void *arg)
 {
     heap_t *heap = arg;
     if (!heap || heap == &fast_empty_heap) return;
-    fast_heap_collect(heap, true);
+    /* Every empty page back to its segment, but no purge: the segments' next owner (or the
+     * cache) purges their free pages after the delay. */
+    heap_collect_pages(heap, true);
     /* Pages still in use stay where they are; the queues go with the heap. */
     fast_segment_abandon_all(heap);
     if (fast_tls_heap == heap) fast_tls_heap = &fast_empty_heap;

@@ -12,9 +12,22 @@
 
 uint8_t fast_registry[REGISTRY_SIZE];
 
-/* Segments of exited threads that still hold live blocks, one list per kind. */
+/* Segments of exited threads that still hold live blocks, one list per kind; and empty segments
+ * kept mapped (their pages decommitted) for the next heap that needs one, so short-lived threads
+ * cost neither mmap nor munmap. Both under abandoned_lock. */
 static hk_lock_t abandoned_lock = HK_LOCK_INIT;
 static segment_t *abandoned[2];
+static segment_t *segment_cache;
+static unsigned segment_cache_count;
+
+/* Empty segments the cache keeps: each costs address space and the page or two its header
+ * touched, nothing more (its pages are decommitted on the way in). */
+#define SEGMENT_CACHE_MAX 8
+/* Of those, how many may keep their free pages committed (bounds the memory the cache holds). */
+#define SEGMENT_CACHE_COMMITTED_MAX 2
+
+/* Bytes at a segment's start that describe it, for the largest page count. */
+#define SEGMENT_HEADER_MAX_BYTES (offsetof(segment_t, pages) + SMALL_PAGE_COUNT * sizeof(page_t))
 
 /* ---- Registry ------------------------------------------------------------------------------ */
 
@@ -75,11 +88,87 @@ static size_t page_bytes(const segment_t *segment)
     return (size_t)1 << segment->page_shift;
 }
 
+/* An empty segment from the cache for a heap that wants one of the given kind, its header zeroed
+ * as a fresh mapping's would be. Pages it kept committed come back as dirty free pages of the
+ * new owner (*dirty: mask, retired times kept), which purges them after the usual delay; a
+ * segment of the other kind is decommitted first, since its page boundaries differ. */
+static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
+{
+    *dirty = 0;
+    if (!__atomic_load_n(&segment_cache, __ATOMIC_RELAXED)) return NULL;
+    hk_lock(&abandoned_lock);
+    segment_t *segment = segment_cache;
+    if (segment) {
+        segment_cache = segment->next;
+        segment_cache_count--;
+    }
+    hk_unlock(&abandoned_lock);
+    if (!segment) return NULL;
+    size_t body = hk_align_up_small(SEGMENT_HEADER_MAX_BYTES, sys_page_size());
+    uint32_t retired_ms[SMALL_PAGE_COUNT];
+    if (segment->dirty_mask && segment->kind != kind) {
+        sys_decommit((uint8_t *)segment + body, SEGMENT_SIZE - body);
+    } else if (segment->dirty_mask) {
+        *dirty = segment->dirty_mask;
+        memcpy(retired_ms, segment->retired_ms, sizeof retired_ms);
+    }
+    /* Up to the first decommitted byte: the header, and the start of page 0 that shares its
+     * last OS page, so a clean page may claim to read as zero. */
+    memset(segment, 0, body);
+    if (*dirty) memcpy(segment->retired_ms, retired_ms, sizeof retired_ms);
+    return segment;
+}
+
+/* Keeps an empty segment (already off every heap list, cookie cleared) for reuse: false when
+ * the cache is full. The first few keep their pages committed (the next short-lived thread
+ * reuses them without faults, and purges them after the delay); the others are decommitted. */
+static bool segment_cache_put(segment_t *segment)
+{
+    unsigned count = __atomic_load_n(&segment_cache_count, __ATOMIC_RELAXED);
+    if (count >= SEGMENT_CACHE_MAX) return false;
+    if (segment->dirty_mask && count >= SEGMENT_CACHE_COMMITTED_MAX) {
+        size_t body = hk_align_up_small(SEGMENT_HEADER_MAX_BYTES, sys_page_size());
+        sys_decommit((uint8_t *)segment + body, SEGMENT_SIZE - body);
+        segment->dirty_mask = 0;
+    }
+    hk_lock(&abandoned_lock);
+    bool kept = segment_cache_count < SEGMENT_CACHE_MAX;
+    if (kept) {
+        segment->next = segment_cache;
+        segment_cache = segment;
+        segment_cache_count++;
+    }
+    hk_unlock(&abandoned_lock);
+    return kept;
+}
+
+/* Unmaps every cached segment (trim). */
+void fast_segment_cache_flush(void)
+{
+    hk_lock(&abandoned_lock);
+    segment_t *list = segment_cache;
+    segment_cache = NULL;
+    segment_cache_count = 0;
+    hk_unlock(&abandoned_lock);
+    while (list) {
+        segment_t *next = list->next;
+        fast_registry_set(list, SEGMENT_SIZE, false);
+        sys_unmap(list, SEGMENT_SIZE);
+        list = next;
+    }
+}
+
 static segment_t *segment_map(heap_t *heap, unsigned kind)
 {
-    void *memory;
-    if (sys_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE, &memory) != 0) return NULL;
-    segment_t *segment = memory; /* fresh mappings read as zero: only non-zero fields are set */
+    uint64_t dirty;
+    segment_t *segment = segment_cache_take(kind, &dirty);
+    if (!segment) {
+        void *memory;
+        if (sys_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE, &memory) != 0) return NULL;
+        segment = memory; /* fresh mappings read as zero: only non-zero fields are set */
+        fast_registry_set(segment, SEGMENT_SIZE, true);
+        hk_stat_add(&fast_global_stats[STAT_segments_mapped], 1);
+    }
     unsigned shift = kind == SEGMENT_SMALL ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
     uint32_t count = (uint32_t)(SEGMENT_SIZE >> shift);
     segment->owner = heap->tag;
@@ -91,11 +180,11 @@ static segment_t *segment_map(heap_t *heap, unsigned kind)
     segment->page_count = count;
     segment->header_size = (uint32_t)(offsetof(segment_t, pages) + count * sizeof(page_t));
     for (uint32_t i = 0; i < count; i++)
-        segment->pages[i].mem_zero = 1;
-    fast_registry_set(segment, SEGMENT_SIZE, true);
+        segment->pages[i].mem_zero = !(dirty >> i & 1);
+    segment->dirty_mask = dirty;
+    heap->dirty_pages += (uint32_t)__builtin_popcountll(dirty);
     fast_segment_list_push(&heap->seg_avail[kind], segment);
     heap->empty_segments[kind]++;
-    hk_stat_add(&fast_global_stats[STAT_segments_mapped], 1);
     hk_stat_add(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
     return segment;
 }
@@ -105,11 +194,12 @@ static void segment_unmap(heap_t *heap, segment_t *segment)
     fast_segment_list_remove(list_for(heap, segment), segment);
     heap->dirty_pages -= (uint32_t)__builtin_popcountll(segment->dirty_mask);
     heap->empty_segments[segment->kind]--;
-    segment->cookie = 0;
+    segment->cookie = 0; /* frees into it are invalid from now on, cached or not */
+    hk_stat_sub(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
+    if (segment_cache_put(segment)) return;
     fast_registry_set(segment, SEGMENT_SIZE, false);
     sys_unmap(segment, SEGMENT_SIZE);
     hk_stat_add(&fast_global_stats[STAT_segments_unmapped], 1);
-    hk_stat_sub(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
 }
 
 /* ---- Pages --------------------------------------------------------------------------------- */
@@ -170,7 +260,12 @@ static void purge_run(heap_t *heap, segment_t *segment, unsigned first, unsigned
 {
     size_t os_page = sys_page_size();
     size_t start = (size_t)first << segment->page_shift;
-    if (first == 0) start = hk_align_up_small(segment->header_size, os_page);
+    if (first == 0) {
+        /* Page 0 shares an OS page with the header: zero its part of it by hand, since the page
+         * is about to be marked as reading zero. */
+        start = hk_align_up_small(segment->header_size, os_page);
+        memset((uint8_t *)segment + segment->header_size, 0, start - segment->header_size);
+    }
     size_t end = (size_t)(last + 1) << segment->page_shift;
     if (end > start) sys_decommit((uint8_t *)segment + start, end - start);
     for (unsigned i = first; i <= last; i++) {
@@ -197,7 +292,8 @@ static void segment_purge(heap_t *heap, segment_t *segment, bool force)
 }
 
 /* Purges the heap's free pages whose delay has passed (all of them when force), and unmaps
- * empty segments beyond the one per kind a heap keeps (all of them when force). */
+ * empty segments beyond the one per kind a heap keeps (all of them when force): unmapping gives
+ * their memory back at once, so they need not wait for the delay. */
 void fast_segment_purge(heap_t *heap, bool force)
 {
     for (unsigned kind = 0; kind < 2; kind++) {
@@ -205,17 +301,32 @@ void fast_segment_purge(heap_t *heap, bool force)
         for (segment_t *segment = heap->seg_avail[kind]; segment; segment = next) {
             next = segment->next;
             if (segment->dirty_mask) segment_purge(heap, segment, force);
-            if (segment->used_pages == 0 && segment->dirty_mask == 0 &&
-                (force || heap->empty_segments[kind] > 1))
+            if (segment->used_pages == 0 && (force || heap->empty_segments[kind] > 1))
                 segment_unmap(heap, segment);
         }
     }
 }
 
+/* Unmaps the heap's empty segments of a kind beyond the one it keeps, at once. A thread that
+ * only frees (a consumer, or the thread joining short-lived workers and freeing what they left)
+ * never reaches the malloc slow path's purge tick, and would otherwise hoard every segment it
+ * adopted and emptied. Not called while a segment's pages are being walked. */
+void fast_segment_release_extra(heap_t *heap, unsigned kind)
+{
+    segment_t *next;
+    for (segment_t *segment = heap->seg_avail[kind]; segment && heap->empty_segments[kind] > 1;
+         segment = next) {
+        next = segment->next;
+        if (segment->used_pages == 0) segment_unmap(heap, segment);
+    }
+}
+
 /* ---- Abandonment and adoption -------------------------------------------------------------- */
 
-/* At thread exit, after the heap has collected its pages: empty segments are unmapped, the
- * others are handed to the abandoned lists with their free pages purged. */
+/* At thread exit, after the heap has collected its pages: empty segments are unmapped (or
+ * cached), the others are handed to the abandoned lists. Their free pages stay committed: the
+ * next thread that needs a page adopts such a segment before anything else, inherits them as
+ * dirty pages and purges them after the delay (trim adopts and purges at once). */
 void fast_segment_abandon_all(heap_t *heap)
 {
     for (unsigned kind = 0; kind < 2; kind++) {
@@ -223,7 +334,6 @@ void fast_segment_abandon_all(heap_t *heap)
         for (unsigned l = 0; l < 2; l++) {
             while (*lists[l]) {
                 segment_t *segment = *lists[l];
-                if (segment->dirty_mask) segment_purge(heap, segment, true);
                 if (segment->used_pages == 0) {
                     segment_unmap(heap, segment);
                     continue;
@@ -245,12 +355,14 @@ static void adopt_pages(heap_t *heap, segment_t *segment)
 {
     __atomic_store_n(&segment->owner, heap->tag, __ATOMIC_RELEASE);
     fast_segment_list_push(list_for(heap, segment), segment);
+    heap->dirty_pages += (uint32_t)__builtin_popcountll(segment->dirty_mask);
     if (segment->used_pages == 0) heap->empty_segments[segment->kind]++;
     hk_stat_add(&fast_global_stats[STAT_segments_adopted], 1);
     for (unsigned i = 0; i < segment->page_count; i++) {
         page_t *page = &segment->pages[i];
         if (page->size_class != 0) fast_heap_adopt_page(heap, page);
     }
+    fast_segment_release_extra(heap, segment->kind);
 }
 
 /* Takes one abandoned segment of the kind: its pages join the heap's queues (after collecting
