@@ -390,6 +390,37 @@ Test(fast_engine, huge_block_is_reused_from_the_cache_without_mmap)
     cr_assert_eq(global_stat(STAT_huge_cache_bytes), 0);
 }
 
+Test(fast_engine, a_growing_huge_block_moves_once_then_grows_in_place)
+{
+    /* A medium block that outgrows medium sizes moves into a huge mapping with room to double;
+     * from then on it grows (and shrinks) without moving or mapping, and its usable size stays
+     * the page-rounded request, not the mapping. */
+    size_t size = 100 * 1024;
+    unsigned char *p = hk_engine_malloc(size);
+    memset(p, 7, size);
+    size = 200 * 1024;
+    p = hk_engine_realloc(p, size, "realloc");
+    cr_assert_not_null(p);
+    memset(p + 100 * 1024, 7, 100 * 1024);
+    uintptr_t moved_to = (uintptr_t)p;
+    sys_counters_reset();
+    for (size = 200 * 1024; size <= 2 * 1024 * 1024; size += 40000) {
+        p = hk_engine_realloc(p, size, "realloc");
+        cr_assert_eq((uintptr_t)p, moved_to, "realloc to %zu moved the block", size);
+        size_t usable = hk_engine_usable_size(p, "malloc_usable_size");
+        cr_assert(usable >= size && usable < size + 2 * sys_page_size(), "usable %zu for %zu",
+                  usable, size);
+    }
+    sys_counters_t c;
+    sys_counters(&c);
+    cr_assert_eq(c.mmap, 0, "in-place growth maps nothing");
+    for (size_t i = 0; i < 200 * 1024; i++) cr_assert_eq(p[i], 7, "byte %zu lost", i);
+    p = hk_engine_realloc(p, 300 * 1024, "realloc");
+    cr_assert_eq((uintptr_t)p, moved_to, "shrinking a huge block stays in place");
+    hk_engine_free(p, "free");
+    CHECK();
+}
+
 Test(fast_engine, statistics_print_as_json)
 {
     void *p = hk_engine_malloc(10);

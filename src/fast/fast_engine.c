@@ -6,6 +6,7 @@
 
 #include "core/fatal.h"
 #include "core/fmt.h"
+#include "core/checked.h"
 #include "core/stats.h"
 #include "fast/fast.h"
 #include "fast/fast_internal.h"
@@ -65,11 +66,33 @@ size_t hk_engine_usable_size(const void *p, const char *who)
     return block_usable(p, who);
 }
 
+/* Huge blocks grow and shrink in place within their mapping; a block that has to move into a
+ * huge mapping gets room to double within one (address space only: untouched pages cost no
+ * memory), so a growing buffer is copied a few times, not at every class boundary. */
+static HK_NOINLINE void *realloc_huge(void *p, size_t size, size_t usable, const char *who)
+{
+    if (usable > MEDIUM_BLOCK_MAX) {
+        segment_t *segment = fast_segment_resolve(p);
+        if (segment && segment->kind == SEGMENT_HUGE && fast_huge_resize(segment, p, size, who))
+            return p;
+    }
+    size_t reserve = 0;
+    if (size > usable && size <= PTRDIFF_MAX / 2)
+        reserve = hk_align_up_small(2 * size, SEGMENT_SIZE);
+    void *q = size > MEDIUM_BLOCK_MAX ? fast_huge_malloc_reserve(size, 0, false, reserve)
+                                      : hk_engine_malloc(size);
+    if (!q) return NULL;
+    memcpy(q, p, size < usable ? size : usable);
+    hk_engine_free(p, who);
+    return q;
+}
+
 void *hk_engine_realloc(void *p, size_t size, const char *who)
 {
     size_t usable = block_usable(p, who);
     /* In place when it fits and does not waste more than half the block. */
     if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
+    if (usable > MEDIUM_BLOCK_MAX || size > MEDIUM_BLOCK_MAX) return realloc_huge(p, size, usable, who);
     size_t request = size;
     /* A block that grows is likely to grow again: leave room for the next growths, a quarter
      * (skipping a class or two, so a growing buffer touches fewer pages), or half for a huge

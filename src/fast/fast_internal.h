@@ -268,6 +268,8 @@ bool fast_block_is_free(const page_t *page, const void *p);
 
 /* huge.c */
 void *fast_huge_malloc(size_t size, size_t alignment, bool zero);
+void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve);
+bool fast_huge_resize(segment_t *segment, void *p, size_t size, const char *who);
 void fast_huge_free(segment_t *segment, void *p, const char *who);
 bool fast_huge_trim(void);
 void fast_huge_register_locks(void);

@@ -14,7 +14,7 @@
 
 #define HUGE_CACHE_SLOTS           32
 #define HUGE_CACHE_MAX_BYTES       ((size_t)512 << 20) /* address space, mostly decommitted */
-#define HUGE_CACHE_COMMITTED_BYTES ((size_t)32 << 20)  /* memory kept before the delay */
+#define HUGE_CACHE_COMMITTED_BYTES ((size_t)128 << 20)  /* memory kept before the delay */
 #define HUGE_CACHE_EXPIRE_MS       3000
 /* The block starts this far into its mapping (the header, rounded to a cache line). */
 #define HUGE_HEADER_BYTES ((offsetof(segment_t, pages) + 63) & ~(size_t)63)
@@ -88,6 +88,13 @@ static segment_t *cache_take(size_t need, size_t map_align)
 
 void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
 {
+    return fast_huge_malloc_reserve(size, alignment, zero, 0);
+}
+
+/* Like fast_huge_malloc, with at least reserve bytes of address space mapped for the block to
+ * grow into (fast_huge_resize): pages never touched cost no memory. */
+void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve)
+{
     if (size > PTRDIFF_MAX) return NULL;
     if (alignment < 16) alignment = 16;
     if (size < 16) size = 16; /* a block of size 0 still lies inside its mapping */
@@ -99,23 +106,27 @@ void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
     cache_maintain(now, false);
-    segment_t *segment = cache_take(need, map_align);
+    size_t map_size = need;
+    if (reserve > need && !hk_align_up(reserve, sys_page_size(), &map_size)) map_size = need;
+    segment_t *segment = cache_take(map_size, map_align);
     hk_unlock(&huge_lock);
     if (segment) {
         hk_stat_add(&fast_global_stats[STAT_huge_cache_hits], 1);
         if (zero) memset((uint8_t *)segment + offset, 0, size);
     } else {
         void *memory;
-        if (sys_map_aligned(need, map_align, &memory) != 0) return NULL;
+        if (sys_map_aligned(map_size, map_align, &memory) != 0) return NULL;
         segment = memory; /* zero-filled */
         segment->page_shift = 63;
         segment->kind = SEGMENT_HUGE;
-        segment->map_size = need;
+        segment->map_size = map_size;
         segment->cookie = SEGMENT_COOKIE ^ (uintptr_t)segment;
-        fast_registry_set(segment, need, true);
+        fast_registry_set(segment, map_size, true);
     }
     segment->huge_block = (uint8_t *)segment + offset;
-    segment->huge_usable = segment->map_size - offset;
+    /* Usable: the pages the request spans, not the whole mapping, so realloc copies and
+     * malloc_usable_size stay honest; the rest is room to grow in place. */
+    segment->huge_usable = need - offset;
     hk_stat_add(&fast_global_stats[STAT_huge_allocs], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_blocks_in_use], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], segment->huge_usable);
@@ -153,6 +164,26 @@ void fast_huge_free(segment_t *segment, void *p, const char *who)
     }
     hk_unlock(&huge_lock);
     if (segment) huge_unmap(segment);
+}
+
+/* Resizes a huge block within its mapping: true (and the block's usable size follows) when
+ * size fits; otherwise false and nothing changes. */
+bool fast_huge_resize(segment_t *segment, void *p, size_t size, const char *who)
+{
+    if (hk_unlikely(segment->huge_block != p)) {
+        if (!segment->huge_block) hk_fatal("double free of %p in %s()", p, who);
+        hk_fatal("invalid pointer %p in %s()", p, who);
+    }
+    size_t offset = (size_t)((uint8_t *)p - (uint8_t *)segment);
+    size_t need;
+    if (!hk_add(offset, size < 16 ? 16 : size, &need) ||
+        !hk_align_up(need, sys_page_size(), &need) || need > segment->map_size)
+        return false;
+    size_t usable = need - offset;
+    hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], segment->huge_usable);
+    hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], usable);
+    segment->huge_usable = usable;
+    return true;
 }
 
 /* Empties the cache (malloc_trim). */
