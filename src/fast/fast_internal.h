@@ -24,6 +24,9 @@
 
 /* Small pages (64 KiB, 64 per segment) hold blocks up to 8 KiB; medium pages (512 KiB, 8 per
  * segment) blocks up to 128 KiB, so every page holds at least a few blocks. */
+/* Free pages a heap may leave committed while their purge delay runs (4 MiB of small pages);
+ * past it they are purged at once. */
+#define DIRTY_PAGES_MAX 64
 #define SMALL_PAGE_SHIFT  16
 #define MEDIUM_PAGE_SHIFT 19
 #define SMALL_PAGE_COUNT  (SEGMENT_SIZE >> SMALL_PAGE_SHIFT)
@@ -246,6 +249,7 @@ page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind);
 void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page);
 void fast_segment_release_extra(heap_t *heap, unsigned kind);
 void fast_segment_cache_flush(void);
+void fast_segment_purge_pages(heap_t *heap);
 void fast_segment_purge(heap_t *heap, bool force);
 void fast_segment_abandon_all(heap_t *heap);
 bool fast_segment_adopt(heap_t *heap, unsigned kind);

@@ -59,6 +59,7 @@ void fast_options_init(void)
 /* ---- Heap life cycle ----------------------------------------------------------------------- */
 
 static void heap_thread_exit(void *arg);
+static void heap_tick(heap_t *heap);
 
 static heap_t *heap_pool_take(void)
 {
@@ -201,6 +202,9 @@ void fast_page_emptied(heap_t *heap, page_t *page)
     unsigned kind = segment_of(page)->kind;
     page_retire(heap, page);
     fast_segment_release_extra(heap, kind);
+    /* A thread that frees much and allocates little would otherwise purge only when its
+     * malloc next takes the slow path. */
+    heap_tick(heap);
 }
 
 /* ---- Malloc slow path ----------------------------------------------------------------------- */
@@ -208,6 +212,12 @@ void fast_page_emptied(heap_t *heap, page_t *page)
 static void heap_tick(heap_t *heap)
 {
     heap->now_ms = fast_now_ms();
+    if (heap->dirty_pages > DIRTY_PAGES_MAX) {
+        /* Too much freed memory waits for its delay: a program releasing a large working set
+         * gives it back now, not at its next slow-path call (which may never come). */
+        fast_segment_purge_pages(heap);
+        return;
+    }
     if (heap->dirty_pages && (int32_t)(heap->now_ms - heap->next_purge_ms) >= 0) {
         fast_segment_purge(heap, false);
         uint32_t step = fast_options.purge_delay_ms / 2;

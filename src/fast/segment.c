@@ -307,6 +307,14 @@ void fast_segment_purge(heap_t *heap, bool force)
     }
 }
 
+/* Purges every free page of the heap now, whatever its delay; segments stay. */
+void fast_segment_purge_pages(heap_t *heap)
+{
+    for (unsigned kind = 0; kind < 2; kind++)
+        for (segment_t *segment = heap->seg_avail[kind]; segment; segment = segment->next)
+            if (segment->dirty_mask) segment_purge(heap, segment, true);
+}
+
 /* Unmaps the heap's empty segments of a kind beyond the one it keeps, at once. A thread that
  * only frees (a consumer, or the thread joining short-lived workers and freeing what they left)
  * never reaches the malloc slow path's purge tick, and would otherwise hoard every segment it
