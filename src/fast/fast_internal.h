@@ -24,9 +24,9 @@
 
 /* Small pages (64 KiB, 64 per segment) hold blocks up to 8 KiB; medium pages (512 KiB, 8 per
  * segment) blocks up to 128 KiB, so every page holds at least a few blocks. */
-/* Free pages a heap may leave committed while their purge delay runs (4 MiB of small pages);
- * past it they are purged at once. */
-#define DIRTY_PAGES_MAX 64
+/* Bytes of free pages a heap may leave committed while their purge delay runs; past it they
+ * are purged at once. */
+#define DIRTY_BYTES_MAX ((size_t)4 << 20)
 #define SMALL_PAGE_SHIFT  16
 #define MEDIUM_PAGE_SHIFT 19
 #define SMALL_PAGE_COUNT  (SEGMENT_SIZE >> SMALL_PAGE_SHIFT)
@@ -159,6 +159,7 @@ struct heap {
     uint32_t now_ms;                   /* coarse clock, refreshed in the slow path */
     uint32_t next_purge_ms;            /* when the next purge pass is due */
     uint32_t dirty_pages;              /* free pages waiting to be purged */
+    size_t dirty_bytes;                /* their bytes */
     uint32_t in_use;                   /* serving a live thread */
     heap_t *pool_next;                 /* heap pool free list */
     heap_t *all_next;                  /* every heap ever made (for statistics) */

@@ -102,6 +102,7 @@ static void heap_reset(heap_t *heap)
     heap->now_ms = fast_now_ms();
     heap->next_purge_ms = heap->now_ms;
     heap->dirty_pages = 0;
+    heap->dirty_bytes = 0;
 }
 
 heap_t *fast_heap_get(void)
@@ -212,7 +213,7 @@ void fast_page_emptied(heap_t *heap, page_t *page)
 static void heap_tick(heap_t *heap)
 {
     heap->now_ms = fast_now_ms();
-    if (heap->dirty_pages > DIRTY_PAGES_MAX) {
+    if (heap->dirty_bytes > DIRTY_BYTES_MAX) {
         /* Too much freed memory waits for its delay: a program releasing a large working set
          * gives it back now, not at its next slow-path call (which may never come). */
         fast_segment_purge_pages(heap);

@@ -183,6 +183,7 @@ static segment_t *segment_map(heap_t *heap, unsigned kind)
         segment->pages[i].mem_zero = !(dirty >> i & 1);
     segment->dirty_mask = dirty;
     heap->dirty_pages += (uint32_t)__builtin_popcountll(dirty);
+    heap->dirty_bytes += (size_t)__builtin_popcountll(dirty) << shift;
     fast_segment_list_push(&heap->seg_avail[kind], segment);
     heap->empty_segments[kind]++;
     hk_stat_add(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
@@ -193,6 +194,7 @@ static void segment_unmap(heap_t *heap, segment_t *segment)
 {
     fast_segment_list_remove(list_for(heap, segment), segment);
     heap->dirty_pages -= (uint32_t)__builtin_popcountll(segment->dirty_mask);
+    heap->dirty_bytes -= (size_t)__builtin_popcountll(segment->dirty_mask) << segment->page_shift;
     heap->empty_segments[segment->kind]--;
     segment->cookie = 0; /* frees into it are invalid from now on, cached or not */
     hk_stat_sub(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
@@ -218,6 +220,7 @@ page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind)
     if (segment->dirty_mask & bit) {
         segment->dirty_mask &= ~bit;
         heap->dirty_pages--;
+        heap->dirty_bytes -= page_bytes(segment);
     }
     if (segment->used_pages++ == 0) heap->empty_segments[kind]--;
     segment->free_mask &= ~bit;
@@ -247,6 +250,7 @@ void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page)
     heap->now_ms = fast_now_ms(); /* the fast path may have run long since the last tick */
     segment->retired_ms[index] = heap->now_ms;
     heap->dirty_pages++;
+    heap->dirty_bytes += page_bytes(segment);
     if (--segment->used_pages == 0) heap->empty_segments[segment->kind]++;
     heap->stats[STAT_pages_retired]++;
     hk_stat_sub(&fast_global_stats[STAT_page_bytes_in_use], page_bytes(segment));
@@ -272,6 +276,7 @@ static void purge_run(heap_t *heap, segment_t *segment, unsigned first, unsigned
         segment->pages[i].mem_zero = 1;
         segment->dirty_mask &= ~((uint64_t)1 << i);
         heap->dirty_pages--;
+        heap->dirty_bytes -= page_bytes(segment);
         heap->stats[STAT_pages_purged]++;
     }
 }
@@ -364,6 +369,7 @@ static void adopt_pages(heap_t *heap, segment_t *segment)
     __atomic_store_n(&segment->owner, heap->tag, __ATOMIC_RELEASE);
     fast_segment_list_push(list_for(heap, segment), segment);
     heap->dirty_pages += (uint32_t)__builtin_popcountll(segment->dirty_mask);
+    heap->dirty_bytes += (size_t)__builtin_popcountll(segment->dirty_mask) << segment->page_shift;
     if (segment->used_pages == 0) heap->empty_segments[segment->kind]++;
     hk_stat_add(&fast_global_stats[STAT_segments_adopted], 1);
     for (unsigned i = 0; i < segment->page_count; i++) {
