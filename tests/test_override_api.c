@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -48,6 +49,47 @@ Test(api, malloc_resolves_to_the_product)
     cr_assert_eq(dlsym(RTLD_DEFAULT, "malloc"), dlsym(lib, "malloc"));
     cr_assert_eq(dlsym(RTLD_DEFAULT, "free"), dlsym(lib, "free"));
     dlclose(lib);
+}
+
+Test(api, exports_no_seed_api_names)
+{
+    /* A preloaded malloc must not capture a program's own helpers of the same names. */
+    void *lib = dlopen(HK_PRODUCT_LIB, RTLD_NOW | RTLD_NOLOAD);
+    const char *seed_names[] = {"os_malloc",     "os_free",       "allocate_memory",
+                                "free_memory",   "custom_malloc", "init_pool",
+                                "xcalloc",       "xfree",         "mm_init",
+                                "list_check",    "hk_engine_malloc", "sys_map"};
+    for (size_t i = 0; i < sizeof seed_names / sizeof seed_names[0]; i++)
+        cr_assert_null(dlsym(lib, seed_names[i]), "%s is exported", seed_names[i]);
+    dlclose(lib);
+}
+
+Test(api, running_out_of_address_space_under_rlimit_as_is_graceful)
+{
+    /* Each test runs in its own process, so the limit dies with it. */
+    struct rlimit limit = {(rlim_t)1 << 30, (rlim_t)1 << 30};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &limit), 0);
+    enum { MAX_BLOCKS = 4096 };
+    static void *blocks[MAX_BLOCKS];
+    const size_t sizes_tried[] = {48, 3000, 100 * KiB, 3 * MiB};
+    int failures = 0, n = 0;
+    for (int round = 0; n < MAX_BLOCKS && failures < 8; round++) {
+        size_t size = sizes_tried[round % 4];
+        errno = 0;
+        void *p = malloc(size);
+        if (!p) {
+            cr_assert_eq(errno, ENOMEM, "a failed malloc(%zu) sets ENOMEM", size);
+            failures++;
+            continue;
+        }
+        memset(p, 1, size < 4096 ? size : 4096);
+        blocks[n++] = p;
+    }
+    cr_assert_gt(failures, 0, "1 GiB of address space must run out");
+    for (int i = 0; i < n; i++) free(blocks[i]);
+    void *again = malloc(100 * KiB);
+    cr_assert_not_null(again, "memory freed after exhaustion can be allocated again");
+    free(again);
 }
 
 Test(api, malloc_zero_returns_distinct_freeable_pointers)
