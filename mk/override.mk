@@ -3,11 +3,13 @@
 # and real programs under LD_PRELOAD (test_programs_<product>). A product is tested when its
 # engine's sources are in the tree.
 
+# -fno-builtin: the compiler must not reason allocation calls away (clang drops a malloc whose
+# only use is a NULL check, and assumes it succeeded).
 # $(1) product name, $(2) library path
 define override_suite
 $(BUILD)/tests/$(1)/%.o: tests/%.c
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(TEST_CFLAGS) -DHK_PRODUCT_NAME='"$(1)"' -DHK_PRODUCT_LIB='"$(abspath $(2))"' \
+	$$(CC) $$(TEST_CFLAGS) -fno-builtin -DHK_PRODUCT_NAME='"$(1)"' -DHK_PRODUCT_LIB='"$(abspath $(2))"' \
 		-DHK_SOURCE_DIR='"$(CURDIR)"' -MMD -MP -c $$< -o $$@
 
 $(BUILD)/tests/test_override_$(1): $(BUILD)/tests/$(1)/test_override_api.o \

@@ -263,10 +263,10 @@ Test(api, posix_memalign_validates_and_aligns)
 Test(api, aligned_alloc_rejects_non_power_of_two)
 {
     errno = 0;
-    cr_assert_null(aligned_alloc(24, 48));
+    cr_assert_null(aligned_alloc(opaque(24), 48));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
-    cr_assert_null(aligned_alloc(0, 48));
+    cr_assert_null(aligned_alloc(opaque(0), 48));
     cr_assert_eq(errno, EINVAL);
     void *p = aligned_alloc(4096, 10000);
     expect_aligned(p, 4096);
@@ -275,14 +275,14 @@ Test(api, aligned_alloc_rejects_non_power_of_two)
 
 Test(api, memalign_rounds_alignment_up_like_glibc)
 {
-    void *p = memalign(24, 10);
+    void *p = memalign(opaque(24), 10);
     expect_aligned(p, 32);
     free(p);
     p = memalign(1 * MiB, 5);
     expect_aligned(p, 1 * MiB);
     free(p);
     errno = 0;
-    cr_assert_null(memalign(SIZE_MAX / 2 + 2, 8));
+    cr_assert_null(memalign(opaque(SIZE_MAX / 2 + 2), 8));
     cr_assert_eq(errno, EINVAL);
     errno = 0;
     cr_assert_null(memalign(64, opaque(SIZE_MAX - 1000)));
