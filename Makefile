@@ -53,6 +53,8 @@ HEADERS  :=
 BINS     :=
 
 .PHONY: all test bench install clean demo format FORCE
+# Keep every built file, so make prints nothing after the tests' closing summary line.
+.SECONDARY:
 all:
 
 include $(sort $(wildcard mk/*.mk))
