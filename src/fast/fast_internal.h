@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/compiler.h"
 #include "core/lock.h"
@@ -285,17 +286,29 @@ void fast_stats_snapshot(uint64_t heap_out[FAST_HEAP_STAT_COUNT],
 
 /* ---- Fast paths ---------------------------------------------------------------------------- */
 
+/* Takes the first block of the page's free list (not empty). When zero_bytes is not 0, the
+ * block's first zero_bytes bytes are cleared, or only its link word when the list is known to
+ * read as zero (fresh or purged memory). */
+HK_INLINE block_t *page_pop(page_t *page, size_t zero_bytes)
+{
+    block_t *block = page->free;
+    page->free = block->next;
+    page->used++;
+    if (zero_bytes) {
+        if (page->free_is_zero)
+            block->next = NULL;
+        else
+            memset(block, 0, zero_bytes);
+    }
+    return block;
+}
+
 HK_INLINE void *fast_malloc(size_t size)
 {
     heap_t *heap = fast_tls_heap;
     if (hk_likely(size <= DIRECT_MAX)) {
         page_t *page = heap->direct[(size + 15) >> 4];
-        block_t *block = page->free;
-        if (hk_likely(block != NULL)) {
-            page->free = block->next;
-            page->used++;
-            return block;
-        }
+        if (hk_likely(page->free != NULL)) return page_pop(page, 0);
     }
     return fast_malloc_generic(size, heap, false);
 }

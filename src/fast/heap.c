@@ -274,17 +274,7 @@ void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
     heap_tick(heap);
     page_t *page = heap_find_page(heap, size_class);
     if (hk_unlikely(!page)) return NULL;
-    block_t *block = page->free;
-    bool was_zero = page->free_is_zero;
-    page->free = block->next;
-    page->used++;
-    if (zero) {
-        if (was_zero)
-            block->next = NULL;
-        else
-            memset(block, 0, page->block_size);
-    }
-    return block;
+    return page_pop(page, zero ? page->block_size : 0);
 }
 
 void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
@@ -303,19 +293,8 @@ void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
         page->local_free = NULL;
         page->free_is_zero = 0;
     }
-    if (hk_likely(page != NULL && page->free != NULL)) {
-        block_t *block = page->free;
-        bool was_zero = page->free_is_zero;
-        page->free = block->next;
-        page->used++;
-        if (zero) {
-            if (was_zero)
-                block->next = NULL;
-            else
-                memset(block, 0, page->block_size);
-        }
-        return block;
-    }
+    if (hk_likely(page != NULL && page->free != NULL))
+        return page_pop(page, zero ? page->block_size : 0);
     return fast_malloc_class(heap, size_class, zero);
 }
 
