@@ -63,24 +63,29 @@ static void heap_tick(heap_t *heap);
 
 static heap_t *heap_pool_take(void)
 {
+    /* Heaps come from chunks mapped HEAPS_PER_CHUNK at a time and handed out in order, so a
+     * process touches only the memory of the heaps it uses (one, for most programs). */
+    static heap_t *fresh;       /* the chunk being handed out */
+    static size_t fresh_used;   /* heaps of it handed out so far */
     hk_lock(&heap_pool_lock);
-    if (!heap_pool) {
-        void *chunk;
-        size_t bytes = hk_align_up_small(HEAPS_PER_CHUNK * sizeof(heap_t), sys_page_size());
-        if (sys_map(bytes, &chunk) != 0) {
-            hk_unlock(&heap_pool_lock);
-            return NULL;
-        }
-        heap_t *heaps = chunk;
-        for (size_t i = 0; i < HEAPS_PER_CHUNK; i++) {
-            heaps[i].pool_next = heap_pool;
-            heap_pool = &heaps[i];
-            heaps[i].all_next = heap_all;
-            heap_all = &heaps[i];
-        }
-    }
     heap_t *heap = heap_pool;
-    heap_pool = heap->pool_next;
+    if (heap) {
+        heap_pool = heap->pool_next;
+    } else {
+        if (!fresh || fresh_used == HEAPS_PER_CHUNK) {
+            void *chunk;
+            size_t bytes = hk_align_up_small(HEAPS_PER_CHUNK * sizeof(heap_t), sys_page_size());
+            if (sys_map(bytes, &chunk) != 0) {
+                hk_unlock(&heap_pool_lock);
+                return NULL;
+            }
+            fresh = chunk;
+            fresh_used = 0;
+        }
+        heap = &fresh[fresh_used++];
+        heap->all_next = heap_all;
+        heap_all = heap;
+    }
     if (!heap_key_ready) heap_key_ready = pthread_key_create(&heap_key, heap_thread_exit) == 0;
     hk_unlock(&heap_pool_lock);
     return heap;
