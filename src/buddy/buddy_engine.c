@@ -191,6 +191,7 @@ static void small_free(const void *p, found_t found, const char *who)
 
 void hk_engine_free(void *p, const char *who)
 {
+    if (hk_unlikely(p == NULL)) return;
     found_t found = find_block(p, who);
     if (hk_likely(found.kind != FOUND_LARGE))
         small_free(p, found, who);

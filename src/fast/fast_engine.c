@@ -24,9 +24,9 @@ inline __attribute__((always_inline)) void *hk_engine_malloc(size_t size)
 
 void *hk_engine_calloc(size_t size)
 {
-    heap_t *heap = fast_tls_heap;
+    heap_t *heap = fast_tls.heap;
     if (hk_likely(size <= DIRECT_MAX)) {
-        page_t *page = heap->direct[(size + 15) >> 4];
+        page_t *page = heap->direct[size];
         /* Only the bytes asked for need clearing: the rest of the block is never read. */
         if (hk_likely(page->free != NULL)) return page_pop(page, size ? size : 1);
     }
@@ -270,15 +270,17 @@ static bool check_page(const heap_t *heap, const page_t *page, unsigned size_cla
 
 bool fast_check(void)
 {
-    heap_t *heap = fast_tls_heap;
+    heap_t *heap = fast_tls.heap;
     if (heap == &fast_empty_heap) return true;
+    if (fast_tls.free_key != heap->free_key) return check_fail("thread free key", heap);
     for (unsigned c = 1; c < CLASS_COUNT; c++) {
         page_t *head = heap->avail[c].head;
         if (class_block_size(c) <= DIRECT_MAX) {
             page_t *want = head ? head : &fast_empty_page;
-            size_t top = class_block_size(c) / 16;
-            if (heap->direct[top] != want)
-                return check_fail("direct entry is not the queue head", want);
+            size_t first = c == 1 ? 0 : class_block_size(c - 1) + 1;
+            for (size_t size = first; size <= class_block_size(c); size++)
+                if (heap->direct[size] != want)
+                    return check_fail("direct entry is not the queue head", want);
         }
         for (const page_t *page = head; page; page = page->next)
             if (!check_page(heap, page, c, false)) return false;

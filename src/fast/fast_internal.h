@@ -35,9 +35,10 @@
 #define SMALL_BLOCK_MAX   ((size_t)8 << 10)
 #define MEDIUM_BLOCK_MAX  ((size_t)128 << 10)
 
-/* Sizes up to DIRECT_MAX find their page through heap->direct[(size + 15) >> 4]. */
+/* Sizes up to DIRECT_MAX find their page through heap->direct[size]: indexed by the size itself
+ * (8 KiB of pointers per heap) so the malloc fast path does no arithmetic on it. */
 #define DIRECT_MAX   1024
-#define DIRECT_COUNT (DIRECT_MAX / 16 + 1)
+#define DIRECT_COUNT (DIRECT_MAX + 1)
 
 /* Classes: 1..8 are 16..128 in 16-byte steps, then eight per doubling up to 128 KiB, so a
  * block is never more than 12.5% larger than the request it serves. Every power of two is a
@@ -51,8 +52,8 @@
  * has anyway, and requeues it: no separate "is it full" test on the fast path. */
 #define FULL_PAGE_USED 1
 
-/* Owner tag bit: in checked mode every owner value carries it, so no pointer ever matches the
- * calling heap on the fast path and every free goes through the checking slow path. */
+/* Owner tag bit: in checked mode every owner value carries it, so the slow path's owner test
+ * never matches either and every free is checked. */
 #define OWNER_CHECK_TAG ((uintptr_t)1)
 
 enum segment_kind { SEGMENT_SMALL = 0, SEGMENT_MEDIUM = 1, SEGMENT_HUGE = 2 };
@@ -149,8 +150,12 @@ enum { FAST_GLOBAL_STATS(HK_STAT_ENUM) FAST_GLOBAL_STAT_COUNT };
 
 /* A thread's heap. `direct` comes first: the malloc fast path reads one word of it. */
 struct heap {
-    page_t *direct[DIRECT_COUNT];      /* current page for each 16-byte size step */
+    page_t *direct[DIRECT_COUNT];      /* current page for each request size up to DIRECT_MAX */
     uintptr_t tag;                     /* this heap's owner value in its segments */
+    uint32_t slot;                     /* creation index; gives the registry values below */
+    uint16_t registry_value;           /* registry value of its small segments (medium: + 1) */
+    uint16_t free_key;                 /* what the free fast path compares: registry_value, or
+                                          REGISTRY_NEVER in checked mode */
     page_queue_t avail[CLASS_COUNT];   /* pages that may have free blocks; head is current */
     page_queue_t full[CLASS_COUNT];    /* pages found full; wait for remote frees */
     uint64_t remote_seen[CLASS_COUNT]; /* remote_count values last acted upon */
@@ -171,7 +176,14 @@ struct heap {
 
 /* ---- Globals ------------------------------------------------------------------------------- */
 
-extern __thread heap_t *fast_tls_heap; /* the calling thread's heap, or &fast_empty_heap */
+/* What the fast paths need of the calling thread, in one TLS block: its heap (or
+ * &fast_empty_heap before its first allocation) and the registry value that marks its small
+ * segments (REGISTRY_NEVER without a heap, or in checked mode). */
+typedef struct {
+    heap_t *heap;
+    uint16_t free_key;
+} fast_thread_t;
+extern __thread fast_thread_t fast_tls;
 extern heap_t fast_empty_heap;         /* every direct entry -> fast_empty_page */
 extern page_t fast_empty_page;         /* free == NULL: sends malloc to the slow path */
 extern uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
@@ -185,17 +197,28 @@ extern fast_options_t fast_options;
 
 /* ---- Segment registry ---------------------------------------------------------------------- */
 
-/* One byte per 4 MiB of the 47-bit user address space (32 MiB of zero-fill bss, of which only
- * the touched pages cost memory): whether a segment we mapped starts in, or covers, that
- * chunk. It lets free tell our pointers from foreign ones without reading foreign memory. */
+/* Two bytes per 4 MiB of the 47-bit user address space (64 MiB of zero-fill bss, of which only
+ * the touched pages cost memory: one OS page covers 8 GiB): what, if anything, of ours starts
+ * in or covers that chunk, and for a small or medium segment which heap owns it. Free reads it
+ * before touching the pointer's segment, so foreign pointers are told apart without reading
+ * foreign memory, and the same load answers "is this my segment" (value == my free key). */
 #define REGISTRY_BITS (47 - SEGMENT_SHIFT)
 #define REGISTRY_SIZE ((size_t)1 << REGISTRY_BITS)
-enum { REGISTRY_NONE = 0, REGISTRY_START = 1, REGISTRY_TAIL = 2 };
-extern uint8_t fast_registry[REGISTRY_SIZE];
+enum {
+    REGISTRY_NONE = 0,  /* nothing of ours */
+    REGISTRY_TAIL = 1,  /* inside a huge mapping that starts in an earlier chunk */
+    REGISTRY_HUGE = 2,  /* a huge segment starts here */
+    REGISTRY_LOOSE = 3, /* a small or medium segment without an owner with a slot: abandoned,
+                           cached, or owned by a heap past REGISTRY_SLOTS */
+    REGISTRY_OWNED = 4, /* + 2 * owner's slot, + 1 for a medium segment */
+};
+#define REGISTRY_SLOTS 32000     /* heaps with a registry value of their own */
+#define REGISTRY_NEVER 0xFFFFu   /* a free key no registry entry holds */
+extern uint16_t fast_registry[REGISTRY_SIZE];
 
-HK_INLINE uint8_t registry_get(const void *p)
+HK_INLINE size_t registry_index(const void *p)
 {
-    return fast_registry[((uintptr_t)p >> SEGMENT_SHIFT) & (REGISTRY_SIZE - 1)];
+    return ((uintptr_t)p >> SEGMENT_SHIFT) & (REGISTRY_SIZE - 1);
 }
 
 /* ---- Size classes -------------------------------------------------------------------------- */
@@ -256,7 +279,9 @@ void fast_segment_purge(heap_t *heap, bool force);
 void fast_segment_abandon_all(heap_t *heap);
 bool fast_segment_adopt(heap_t *heap, unsigned kind);
 bool fast_segment_adopt_this(heap_t *heap, segment_t *segment);
-void fast_registry_set(void *start, size_t size, bool on);
+void fast_registry_set(void *start, size_t size, bool on); /* huge mappings */
+void fast_registry_mark(segment_t *segment, uint16_t value); /* one-chunk segments */
+uint16_t fast_registry_value_for(const heap_t *heap, unsigned kind);
 void fast_segment_list_remove(segment_t **list, segment_t *segment);
 void fast_segment_list_push(segment_t **list, segment_t *segment);
 void fast_segment_register_locks(void);
@@ -305,27 +330,38 @@ HK_INLINE block_t *page_pop(page_t *page, size_t zero_bytes)
 
 HK_INLINE void *fast_malloc(size_t size)
 {
-    heap_t *heap = fast_tls_heap;
+    heap_t *heap = fast_tls.heap;
     if (hk_likely(size <= DIRECT_MAX)) {
-        page_t *page = heap->direct[(size + 15) >> 4];
+        page_t *page = heap->direct[size];
         if (hk_likely(page->free != NULL)) return page_pop(page, 0);
     }
     return fast_malloc_generic(size, heap, false);
 }
 
+/* The page descriptor of p in a small segment: pages are 64 KiB and descriptors 64 bytes, so
+ * it is one shift and one mask from p (medium segments, whose pages are larger, never reach
+ * this: their registry value differs from every free key). */
+HK_INLINE page_t *small_page_of(segment_t *segment, const void *p)
+{
+    size_t offset = ((uintptr_t)p >> (SMALL_PAGE_SHIFT - 6)) & ((SMALL_PAGE_COUNT - 1) << 6);
+    return (page_t *)((uint8_t *)segment->pages + offset);
+}
+
+/* The free fast path: one registry load says both "a small segment of ours starts in p's
+ * chunk" and "the calling thread owns it" (NULL, foreign, huge, medium, remote, abandoned and
+ * checked-mode frees all differ and go to fast_free_generic). */
 HK_INLINE void fast_free(void *p, const char *who)
 {
-    segment_t *segment = segment_of(p);
-    heap_t *heap = fast_tls_heap;
-    if (hk_likely(registry_get(p) == REGISTRY_START && segment->owner == (uintptr_t)heap)) {
-        page_t *page = page_of(segment, p);
+    size_t chunk = registry_index(p);
+    if (hk_likely(fast_registry[chunk] == fast_tls.free_key)) {
+        segment_t *segment = (segment_t *)(chunk << SEGMENT_SHIFT);
+        page_t *page = small_page_of(segment, p);
         block_t *block = (block_t *)p;
         block->next = page->local_free;
         page->local_free = block;
-        /* An emptied page is retired unless it is the class's current page; a full page
-         * (FULL_PAGE_USED) goes back to its queue. */
-        if (hk_unlikely(--page->used == 0) && heap->avail[page->size_class].head != page)
-            fast_page_emptied(heap, page);
+        /* An emptied page may be retired; a full page (FULL_PAGE_USED) goes back to its
+         * queue. */
+        if (hk_unlikely(--page->used == 0)) fast_page_emptied(fast_tls.heap, page);
         return;
     }
     fast_free_generic(p, who);

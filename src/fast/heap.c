@@ -17,8 +17,9 @@
 /* A page with nothing on it, and a heap whose every direct entry points at it: a thread
  * without a heap of its own uses this, so the malloc fast path needs no initialisation test. */
 page_t fast_empty_page;
-heap_t fast_empty_heap = {.direct = {[0 ... DIRECT_COUNT - 1] = &fast_empty_page}};
-__thread heap_t *fast_tls_heap = &fast_empty_heap;
+heap_t fast_empty_heap = {.direct = {[0 ... DIRECT_COUNT - 1] = &fast_empty_page},
+                          .free_key = REGISTRY_NEVER};
+__thread fast_thread_t fast_tls = {.heap = &fast_empty_heap, .free_key = REGISTRY_NEVER};
 
 uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
 fast_options_t fast_options = {.check = false, .verbose = false, .purge_delay_ms = 10};
@@ -29,6 +30,7 @@ fast_options_t fast_options = {.check = false, .verbose = false, .purge_delay_ms
 static hk_lock_t heap_pool_lock = HK_LOCK_INIT;
 static heap_t *heap_pool; /* free heaps */
 static heap_t *heap_all;  /* every heap made */
+static uint32_t heap_count; /* heaps made: the next heap's slot */
 static pthread_key_t heap_key;
 static bool heap_key_ready;
 static bool locks_registered;
@@ -83,6 +85,7 @@ static heap_t *heap_pool_take(void)
             fresh_used = 0;
         }
         heap = &fresh[fresh_used++];
+        heap->slot = heap_count++;
         heap->all_next = heap_all;
         heap_all = heap;
     }
@@ -104,6 +107,12 @@ static void heap_reset(heap_t *heap)
     memset(heap->seg_full, 0, sizeof heap->seg_full);
     memset(heap->empty_segments, 0, sizeof heap->empty_segments);
     heap->tag = (uintptr_t)heap | (fast_options.check ? OWNER_CHECK_TAG : 0);
+    heap->registry_value = fast_registry_value_for(heap, SEGMENT_SMALL);
+    /* Checked mode, and heaps without a registry value of their own, free through the slow
+     * path: no registry entry equals REGISTRY_NEVER. */
+    heap->free_key = fast_options.check || heap->registry_value == REGISTRY_LOOSE
+                         ? (uint16_t)REGISTRY_NEVER
+                         : heap->registry_value;
     heap->now_ms = fast_now_ms();
     heap->next_purge_ms = heap->now_ms;
     heap->dirty_pages = 0;
@@ -112,14 +121,15 @@ static void heap_reset(heap_t *heap)
 
 heap_t *fast_heap_get(void)
 {
-    heap_t *heap = fast_tls_heap;
+    heap_t *heap = fast_tls.heap;
     if (heap != &fast_empty_heap) return heap;
     fast_options_init();
     heap = heap_pool_take();
     if (!heap) return NULL;
     heap_reset(heap);
     heap->in_use = 1;
-    fast_tls_heap = heap;
+    fast_tls.heap = heap;
+    fast_tls.free_key = heap->free_key;
     hk_stat_add(&fast_global_stats[STAT_heaps_created], 1);
     /* Both calls below may allocate (pthread_atfork's list, keys past the first 32); the heap
      * is in place by now, so that allocation simply uses it. */
@@ -193,8 +203,9 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page)
         full_push(heap, page);
 }
 
-/* A local free emptied a page the fast path saw (so not in the full queue). The current page
- * of a class stays, so a loop of malloc/free does not bounce pages in and out. */
+/* A local free brought a page's `used` to zero: the page is empty, or it is in the full queue
+ * (FULL_PAGE_USED) and this was the first free into it. The current page of a class stays, so
+ * a loop of malloc/free does not bounce pages in and out. */
 void fast_page_emptied(heap_t *heap, page_t *page)
 {
     if (page->in_full) { /* not empty: the first local free into a full page */
@@ -284,6 +295,18 @@ void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
 
 void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
 {
+    if (hk_likely(size <= DIRECT_MAX)) {
+        /* Most misses: the current page's `free` ran dry while the owner's frees piled up on
+         * `local_free`. Swap them here, before any of the slow path's work. */
+        page_t *page = heap->direct[size];
+        block_t *local = page->local_free;
+        if (hk_likely(local != NULL)) {
+            page->free = local;
+            page->local_free = NULL;
+            page->free_is_zero = 0;
+            return page_pop(page, zero ? page->block_size : 0);
+        }
+    }
     if (hk_unlikely(heap == &fast_empty_heap)) {
         heap = fast_heap_get();
         if (!heap) return NULL;
@@ -332,7 +355,8 @@ static void free_remote(heap_t *heap, segment_t *segment, page_t *page, block_t 
 
 void fast_free_generic(void *p, const char *who)
 {
-    heap_t *heap = fast_tls_heap;
+    if (p == NULL) return;
+    heap_t *heap = fast_tls.heap;
     segment_t *segment = fast_segment_resolve(p);
     if (hk_unlikely(!segment)) invalid_pointer(p, who);
     if (segment->kind == SEGMENT_HUGE) {
@@ -413,7 +437,10 @@ static void heap_thread_exit(void *arg)
     heap_collect_pages(heap, true);
     /* Pages still in use stay where they are; the queues go with the heap. */
     fast_segment_abandon_all(heap);
-    if (fast_tls_heap == heap) fast_tls_heap = &fast_empty_heap;
+    if (fast_tls.heap == heap) {
+        fast_tls.heap = &fast_empty_heap;
+        fast_tls.free_key = REGISTRY_NEVER;
+    }
     heap_reset(heap);
     heap->in_use = 0;
     hk_stat_add(&fast_global_stats[STAT_threads_exited], 1);

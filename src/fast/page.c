@@ -135,9 +135,9 @@ void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page)
 {
     size_t block_size = class_block_size(size_class);
     if (block_size > DIRECT_MAX) return;
-    size_t first = size_class == 1 ? 0 : class_block_size(size_class - 1) / 16 + 1;
-    for (size_t i = first; i <= block_size / 16; i++)
-        heap->direct[i] = page;
+    size_t first = size_class == 1 ? 0 : class_block_size(size_class - 1) + 1;
+    for (size_t size = first; size <= block_size; size++)
+        heap->direct[size] = page;
 }
 
 /* ---- Checks -------------------------------------------------------------------------------- */

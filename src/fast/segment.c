@@ -10,7 +10,7 @@
 #include "fast/fast_internal.h"
 #include "os/sys.h"
 
-uint8_t fast_registry[REGISTRY_SIZE];
+uint16_t fast_registry[REGISTRY_SIZE];
 
 /* Segments of exited threads that still hold live blocks, one list per kind; and empty segments
  * kept mapped (their pages decommitted) for the next heap that needs one, so short-lived threads
@@ -31,24 +31,42 @@ static unsigned segment_cache_count;
 
 /* ---- Registry ------------------------------------------------------------------------------ */
 
+/* A huge mapping: its first chunk says where it starts, the others point back to it. */
 void fast_registry_set(void *start, size_t size, bool on)
 {
     uintptr_t first = (uintptr_t)start >> SEGMENT_SHIFT;
     uintptr_t last = ((uintptr_t)start + size - 1) >> SEGMENT_SHIFT;
     for (uintptr_t i = first; i <= last && i < REGISTRY_SIZE; i++) {
-        uint8_t value = !on ? REGISTRY_NONE : i == first ? REGISTRY_START : REGISTRY_TAIL;
+        uint16_t value = !on ? REGISTRY_NONE : i == first ? REGISTRY_HUGE : REGISTRY_TAIL;
         __atomic_store_n(&fast_registry[i], value, __ATOMIC_RELEASE);
     }
+}
+
+/* A small or medium segment (exactly one chunk): who owns it, or REGISTRY_LOOSE / NONE. Only
+ * the owner's own fast path compares its key with this value, and only the owner (or the
+ * thread taking an unowned segment) changes it, so a plain store is enough for that reader;
+ * release order serves fast_segment_resolve in other threads. */
+void fast_registry_mark(segment_t *segment, uint16_t value)
+{
+    __atomic_store_n(&fast_registry[registry_index(segment)], value, __ATOMIC_RELEASE);
+}
+
+/* The registry value of a heap's segments of a kind: its slot's (medium: odd), or LOOSE for a
+ * heap past the slots. */
+uint16_t fast_registry_value_for(const heap_t *heap, unsigned kind)
+{
+    if (heap->slot >= REGISTRY_SLOTS) return REGISTRY_LOOSE;
+    return (uint16_t)(REGISTRY_OWNED + 2 * heap->slot + (kind == SEGMENT_MEDIUM));
 }
 
 segment_t *fast_segment_resolve(const void *p)
 {
     uintptr_t i = (uintptr_t)p >> SEGMENT_SHIFT;
     if (i >= REGISTRY_SIZE) return NULL;
-    uint8_t value = __atomic_load_n(&fast_registry[i], __ATOMIC_ACQUIRE);
+    uint16_t value = __atomic_load_n(&fast_registry[i], __ATOMIC_ACQUIRE);
     while (value == REGISTRY_TAIL && i > 0)
         value = __atomic_load_n(&fast_registry[--i], __ATOMIC_ACQUIRE);
-    if (value != REGISTRY_START) return NULL;
+    if (value < REGISTRY_HUGE) return NULL;
     segment_t *segment = (segment_t *)(i << SEGMENT_SHIFT);
     if (segment->cookie != (SEGMENT_COOKIE ^ (uintptr_t)segment)) return NULL;
     if ((uintptr_t)p >= (uintptr_t)segment + segment->map_size) return NULL;
@@ -152,7 +170,7 @@ void fast_segment_cache_flush(void)
     hk_unlock(&abandoned_lock);
     while (list) {
         segment_t *next = list->next;
-        fast_registry_set(list, SEGMENT_SIZE, false);
+        fast_registry_mark(list, REGISTRY_NONE);
         sys_unmap(list, SEGMENT_SIZE);
         list = next;
     }
@@ -166,12 +184,12 @@ static segment_t *segment_map(heap_t *heap, unsigned kind)
         void *memory;
         if (sys_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE, &memory) != 0) return NULL;
         segment = memory; /* fresh mappings read as zero: only non-zero fields are set */
-        fast_registry_set(segment, SEGMENT_SIZE, true);
         hk_stat_add(&fast_global_stats[STAT_segments_mapped], 1);
     }
     unsigned shift = kind == SEGMENT_SMALL ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
     uint32_t count = (uint32_t)(SEGMENT_SIZE >> shift);
     segment->owner = heap->tag;
+    fast_registry_mark(segment, fast_registry_value_for(heap, kind));
     segment->page_shift = shift;
     segment->kind = kind;
     segment->cookie = SEGMENT_COOKIE ^ (uintptr_t)segment;
@@ -197,9 +215,10 @@ static void segment_unmap(heap_t *heap, segment_t *segment)
     heap->dirty_bytes -= (size_t)__builtin_popcountll(segment->dirty_mask) << segment->page_shift;
     heap->empty_segments[segment->kind]--;
     segment->cookie = 0; /* frees into it are invalid from now on, cached or not */
+    fast_registry_mark(segment, REGISTRY_LOOSE);
     hk_stat_sub(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
     if (segment_cache_put(segment)) return;
-    fast_registry_set(segment, SEGMENT_SIZE, false);
+    fast_registry_mark(segment, REGISTRY_NONE);
     sys_unmap(segment, SEGMENT_SIZE);
     hk_stat_add(&fast_global_stats[STAT_segments_unmapped], 1);
 }
@@ -352,6 +371,7 @@ void fast_segment_abandon_all(heap_t *heap)
                     continue;
                 }
                 fast_segment_list_remove(lists[l], segment);
+                fast_registry_mark(segment, REGISTRY_LOOSE);
                 __atomic_store_n(&segment->owner, 0, __ATOMIC_RELEASE);
                 hk_lock(&abandoned_lock);
                 segment->is_abandoned = 1;
@@ -367,6 +387,7 @@ void fast_segment_abandon_all(heap_t *heap)
 static void adopt_pages(heap_t *heap, segment_t *segment)
 {
     __atomic_store_n(&segment->owner, heap->tag, __ATOMIC_RELEASE);
+    fast_registry_mark(segment, fast_registry_value_for(heap, segment->kind));
     fast_segment_list_push(list_for(heap, segment), segment);
     heap->dirty_pages += (uint32_t)__builtin_popcountll(segment->dirty_mask);
     heap->dirty_bytes += (size_t)__builtin_popcountll(segment->dirty_mask) << segment->page_shift;

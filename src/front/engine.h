@@ -26,8 +26,9 @@ void *hk_engine_malloc(size_t size);
 /* A zeroed block of size bytes (the front end has already multiplied and checked). */
 void *hk_engine_calloc(size_t size);
 
-/* Frees p (never NULL). who names the public function for error messages ("free", "realloc",
- * "operator delete"). */
+/* Frees p; NULL does nothing (the engine tests for it where it costs least: the fast engine
+ * lets NULL fall through to its slow path). who names the public function for error messages
+ * ("free", "realloc", "operator delete"). */
 void hk_engine_free(void *p, const char *who);
 
 /* Resizes p (never NULL) to size (> 0), in place when it can; on failure returns NULL and p is

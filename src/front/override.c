@@ -40,7 +40,7 @@ HK_EXPORT void *malloc(size_t size)
 
 HK_EXPORT void free(void *p)
 {
-    if (hk_likely(p != NULL)) hk_engine_free(p, "free");
+    hk_engine_free(p, "free");
 }
 
 HK_EXPORT void *calloc(size_t count, size_t size)

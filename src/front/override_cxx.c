@@ -46,7 +46,7 @@ static inline void *new_throwing(size_t size, size_t alignment)
 
 static inline void delete_block(void *p)
 {
-    if (hk_likely(p != NULL)) hk_engine_free(p, "operator delete");
+    hk_engine_free(p, "operator delete");
 }
 
 /* new / new[] */
