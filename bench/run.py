@@ -2,10 +2,11 @@
 """heapkit benchmark runner: every workload under every allocator, side by side.
 
 Runs each workload under glibc (no preload) and, through LD_PRELOAD, jemalloc, mimalloc,
-tcmalloc and the heapkit libraries that are built, alternating allocators run by run.  Measures
-wall time and peak RSS (ru_maxrss from wait4, taken by this runner) per run and writes a Markdown
-report and an SVG chart to bench/results/.  Options come from the command line or from the
-environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
+tcmalloc, tbbmalloc and the heapkit libraries (and variants) that are built, alternating
+allocators run by run.  Measures wall time and peak RSS (ru_maxrss from wait4, taken by this
+runner) per run and writes a Markdown report and an SVG chart to bench/results/.  Options come
+from the command line or from the environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY,
+BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
 Every child runs under a timeout; redis listens on 127.0.0.1 only and is always stopped.
 """
 import argparse
@@ -44,8 +45,15 @@ PROGRAMS = [
     ("redis", "redis-server under the allocator, driven by redis-benchmark over loopback"),
 ]
 PEERS = [("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2"),
-         ("tcmalloc", "libtcmalloc_minimal.so.4")]
-HEAPKIT = [("heapkit", "libheapkit.so"), ("heapkit-buddy", "libheapkit-buddy.so")]
+         ("tcmalloc", "libtcmalloc_minimal.so.4"), ("tbbmalloc", "libtbbmalloc_proxy.so.2")]
+# heapkit's libraries in build/lib: (name, library, extra environment, optional). A missing
+# required library is reported as MISSING; an optional one is skipped with a note. An entry with
+# extra environment is a variant of its library, run only when the library names every one of
+# those variables (an option the library does not read would measure the plain library twice).
+HEAPKIT = [("heapkit", "libheapkit.so", {}, False),
+           ("heapkit-buddy", "libheapkit-buddy.so", {}, False),
+           ("heapkit-buddy-chunks", "libheapkit-buddy.so", {"HEAPKIT_BUDDY_CHUNKS": "1"}, True),
+           ("heapkit-secure", "libheapkit-secure.so", {}, True)]
 CALLGRIND_SIZES = [16, 256, 4096]
 
 _live_children = set()   # process-group ids still running; killed on any exit path
@@ -97,31 +105,54 @@ def find_library(soname):
     return None
 
 
+def library_mentions(path, names):
+    """Whether the library's bytes contain every one of names (the options it reads)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return all(n.encode() in data for n in names)
+
+
 def find_allocators(build):
-    """[(name, preload path or None)], and [(name, why missing)]."""
-    found, missing = [("glibc", None)], []
+    """[(name, preload path or None, extra environment)], [(name, why missing)] for required
+    allocators, and [(name, why)] for optional ones not measured."""
+    found, missing, absent = [("glibc", None, {})], [], []
     for name, soname in PEERS:
         path = find_library(soname)
         if path:
-            found.append((name, path))
+            found.append((name, path, {}))
         else:
             missing.append((name, "%s not found (ldconfig -p, multiarch dirs)" % soname))
-    for name, lib in HEAPKIT:
+    for name, lib, extra, optional in HEAPKIT:
         path = os.path.abspath(os.path.join(build, "lib", lib))
-        if os.path.exists(path):
-            found.append((name, path))
+        if not os.path.exists(path):
+            (absent if optional else missing).append((name, "%s/lib/%s not built" % (build, lib)))
+        elif extra and not library_mentions(path, extra):
+            absent.append((name, "%s does not read %s" % (lib, ", ".join(sorted(extra)))))
         else:
-            missing.append((name, "%s/lib/%s not built" % (build, lib)))
-    return found, missing
+            found.append((name, path, dict(extra)))
+    return found, missing, absent
 
 
-def env_for(preload, threads, scale):
+def describe(preload, extra):
+    """How an allocator is chosen, for the log and the report."""
+    text = preload or "no preload"
+    if extra:
+        text += " with " + " ".join("%s=%s" % kv for kv in sorted(extra.items()))
+    return text
+
+
+def env_for(preload, threads, scale, extra=None):
     """The environment of a run; LD_PRELOAD only when preload is given (the launcher sets it
-    for measured runs, so that it reaches the program and not the launcher)."""
+    for measured runs, so that it reaches the program and not the launcher); extra: an
+    allocator variant's options."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = preload
+    env.update(extra or {})
     env["BENCH_THREADS"] = str(threads)
     env["BENCH_SCALE"] = str(scale)
     return env
@@ -316,10 +347,10 @@ def _wait_or_kill(pid, timeout):
 
 # ---------------------------------------------------------------- callgrind micro-measure
 
-def callgrind_ir(pair, size, n, preload, tmp):
+def callgrind_ir(pair, size, n, preload, extra, tmp):
     """(total Ir, Ir of main's own loop) for `pair SIZE N` under callgrind."""
     out = os.path.join(tmp, "cg.out")
-    env = env_for(preload, 1, 1)
+    env = env_for(preload, 1, 1, extra)
     subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, pair,
                     str(size), str(n)], env=env, capture_output=True, timeout=120, check=True)
     total = None
@@ -344,16 +375,16 @@ def run_callgrind(allocs, build, tmp, pairs):
         log("callgrind: skipped (valgrind or %s missing)" % pair)
         return None
     res = {}
-    for name, preload in allocs:
+    for name, preload, extra in allocs:
         for size in CALLGRIND_SIZES:
             try:
-                t0, m0 = callgrind_ir(pair, size, 0, preload, tmp)
-                t1, m1 = callgrind_ir(pair, size, pairs, preload, tmp)
+                t0, m0 = callgrind_ir(pair, size, 0, preload, extra, tmp)
+                t1, m1 = callgrind_ir(pair, size, pairs, preload, extra, tmp)
                 res[(name, size)] = ((t1 - t0) / pairs, (t1 - t0 - (m1 - m0)) / pairs)
             except (subprocess.SubprocessError, OSError, TypeError) as e:
                 log("callgrind: %s %d B failed: %s" % (name, size, e))
                 res[(name, size)] = None
-        log("callgrind: %-14s %s" % (name, "  ".join(
+        log("callgrind: %-20s %s" % (name, "  ".join(
             "%d B: %s" % (s, "%.1f" % res[(name, s)][1] if res[(name, s)] else "fail")
             for s in CALLGRIND_SIZES)))
     return res
@@ -407,9 +438,9 @@ def summarise(samples):
             "extras": extras}
 
 
-def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped, callgrind,
-                 replay):
-    an = [a for a, _ in allocs]
+def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats, skipped,
+                 callgrind, replay):
+    an = [a for a, _, _ in allocs]
 
     def ratio(key):
         def f(w, a):
@@ -427,11 +458,13 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
              meta["host"], meta["cpu"], meta["cores"], meta["kernel"], meta["runs"],
              meta["threads"], meta["scale"], meta["elapsed"], meta["load"][0], meta["load"][1]),
          "",
-         "Allocators: " + ", ".join("%s (`%s`)" % (a, p or "no preload") for a, p in allocs)
+         "Allocators: " + ", ".join("%s (`%s`)" % (a, describe(p, x)) for a, p, x in allocs)
          + ".", ""]
     if missing:
         L += ["**Missing (not measured):** " + "; ".join("%s — %s" % m for m in missing) + ".",
               ""]
+    if absent:
+        L += ["Optional, not measured: " + "; ".join("%s — %s" % m for m in absent) + ".", ""]
     if skipped:
         L += ["**Skipped:** " + "; ".join(skipped) + ".", ""]
     L += ["## Ratio to glibc (median wall time / median peak RSS; lower is better)", "",
@@ -558,10 +591,12 @@ def main():
     LAUNCH = os.path.join(a.build, "bench", "launch")
     if not os.path.exists(LAUNCH):
         ap.error("%s is missing: build with `make bench` (or make bench-build)" % LAUNCH)
-    allocs, missing = find_allocators(a.build)
-    log("allocators: " + ", ".join("%s=%s" % (n, p or "(none)") for n, p in allocs))
+    allocs, missing, absent = find_allocators(a.build)
+    log("allocators: " + ", ".join("%s=%s" % (n, describe(p, x)) for n, p, x in allocs))
     for name, why in missing:
         log("MISSING: %s — %s" % (name, why))
+    for name, why in absent:
+        log("skip: %s — %s (optional)" % (name, why))
     bdir = os.path.join(a.build, "bench", "workloads")
     names, skipped = [], []
     only = [x.strip() for x in a.only.split(",") if x.strip()]
@@ -594,8 +629,8 @@ def main():
             for r in range(a.runs):
                 # rotate the starting allocator so no allocator always runs first
                 order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
-                for name, preload in order:
-                    e = env_for(None, a.threads, a.scale)
+                for name, preload, extra in order:
+                    e = env_for(None, a.threads, a.scale, extra)
                     extras, err = {}, ""
                     if w == "python3":
                         wall, rss, rc, out, err = run_child(
@@ -617,7 +652,7 @@ def main():
                     rss, cpu = rss
                     samples.setdefault((w, name), []).append(
                         {"wall": wall, "rss": rss, "cpu": cpu, "rc": rc, "extras": extras})
-                    log("%-14s run %d  %-14s %7.3f s  %8.1f MiB%s" % (
+                    log("%-14s run %d  %-20s %7.3f s  %8.1f MiB%s" % (
                         w, r + 1, name, wall, rss / 1024,
                         "" if rc == 0 else "  FAILED (%s) %s" % (rc, err.strip()[-200:])))
         for key, s in samples.items():
@@ -643,8 +678,8 @@ def main():
     os.makedirs(a.results, exist_ok=True)
     dated = os.path.join(a.results, "%s-%s.md" % (now.strftime("%Y-%m-%d"), meta["host"]))
     latest_md = os.path.join(a.results, "latest.md")
-    write_report(dated, os.path.join(a.results, "latest.svg"), meta, allocs, missing, names,
-                 stats, skipped, cg, replay)
+    write_report(dated, os.path.join(a.results, "latest.svg"), meta, allocs, missing, absent,
+                 names, stats, skipped, cg, replay)
     shutil.copyfile(dated, latest_md)
     log("")
     with open(latest_md) as f:
