@@ -4,9 +4,9 @@
 Runs each workload under glibc (no preload) and, through LD_PRELOAD, jemalloc, mimalloc,
 tcmalloc, tbbmalloc and the heapkit libraries (and variants) that are built, alternating
 allocators run by run.  Measures wall time and peak RSS (ru_maxrss from wait4, taken by this
-runner) per run and writes a Markdown report and an SVG chart to bench/results/.  Options come
-from the command line or from the environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY,
-BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
+runner) per run, and throughput where a workload reports it, and writes a Markdown report and an
+SVG chart to bench/results/.  Options come from the command line or from the
+environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
 Every child runs under a timeout; redis listens on 127.0.0.1 only and is always stopped.
 """
 import argparse
@@ -38,7 +38,17 @@ WORKLOADS = [  # name, what it models (the C sources say more in their header co
     ("large_blocks", "64 KiB-32 MiB blocks allocated, touched, freed (mmap churn)"),
     ("fragmentation", "mixed sizes, free 95 %, RSS left behind (long-running service)"),
     ("thread_churn", "waves of short-lived threads allocating a little"),
+    ("big_zeroed", "20 live 5-25 MiB buffers replaced at random, zeroed with memset"),
+    ("thread_leave_one", "waves of short-lived threads, each leaving one 128 B object behind"),
+    ("larson", "Larson server: threads hand their 8-1000 B blocks to successors (throughput)"),
+    ("prod_cons", "one thread mallocs 16-512 B, another frees, via a ring (throughput)"),
+    ("mstress", "mixed sizes up to 4 MiB, long-lived sets, objects moved between threads"),
+    ("espresso_like", "single-threaded small-object program: logic-minimiser cubes in waves"),
 ]
+# Workloads whose figure is throughput (`result: ops_per_s`) over a fixed amount of work rather
+# than wall time: their "time" ratio is glibc's ops/s divided by the allocator's, so that lower
+# is better as for time, and that ratio enters the geometric mean.
+THROUGHPUT = {"larson", "prod_cons"}
 PROGRAMS = [
     ("python3", "python3 running bench/programs/alloc_heavy.py (dict/list/str/object churn)"),
     ("sqlite3", "sqlite3 building, indexing and querying a generated database"),
@@ -438,6 +448,13 @@ def summarise(samples):
             "extras": extras}
 
 
+def throughput(stats, w, a):
+    """Median ops/s of a throughput workload under an allocator, or None."""
+    s = stats.get((w, a))
+    v = s["extras"].get("ops_per_s") if s else None
+    return v if v and v > 0 else None
+
+
 def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats, skipped,
                  callgrind, replay):
     an = [a for a, _, _ in allocs]
@@ -450,7 +467,17 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
             return s[key] / g[key]
         return f
 
-    tr, rr = ratio("wall"), ratio("rss")
+    rr, wall_ratio = ratio("rss"), ratio("wall")
+
+    def tr(w, a):
+        """Time ratio; for a throughput workload glibc's ops/s over the allocator's."""
+        if w not in THROUGHPUT:
+            return wall_ratio(w, a)
+        mine, base = throughput(stats, w, a), throughput(stats, w, "glibc")
+        return base / mine if mine and base else None
+
+    def label(w):
+        return w + " ¹" if w in THROUGHPUT else w
     L = ["# heapkit benchmark — %s" % meta["date"], "",
          "Host `%s`, %s, %d cores, kernel %s. Runs per allocator: %d (round-robin), threads: "
          "%d, scale %s. Total runner time %.0f s. Load average (1 min) %.2f at the start, "
@@ -471,12 +498,17 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
           "| workload | " + " | ".join("%s time | %s RSS" % (a, a) for a in an[1:]) + " |",
           "|---|" + "---:|" * (2 * (len(an) - 1))]
     for w in names:
-        L.append("| %s | " % w + " | ".join("%s | %s" % (fmt_ratio(tr(w, a)), fmt_ratio(rr(w, a)))
-                                           for a in an[1:]) + " |")
+        L.append("| %s | " % label(w) + " | ".join(
+            "%s | %s" % (fmt_ratio(tr(w, a)), fmt_ratio(rr(w, a))) for a in an[1:]) + " |")
     L.append("| **geometric mean** | " + " | ".join(
         "**%s** | **%s**" % (fmt_ratio(chart.geomean([tr(w, a) for w in names])),
                              fmt_ratio(chart.geomean([rr(w, a) for w in names])))
         for a in an[1:]) + " |")
+    if THROUGHPUT & set(names):
+        L += ["", "¹ Throughput workloads (a fixed amount of work, timed inside the program): "
+              "their time column is glibc's operations per second divided by the allocator's, "
+              "lower is better as for time, and the geometric mean takes it so; the operations "
+              "per second are under Extra figures."]
     L += ["", "## Raw medians: wall time in seconds (min–max)", "",
           "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
     for w in names:
@@ -510,11 +542,26 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
                                         "fragmentation: RSS after freeing all (MiB)", 1 / 1024)]
     for key in ("rps_set", "rps_get", "rps_lpush", "rps_lpop"):
         extra_rows.append(("redis", key, "redis %s requests/s" % key[4:].upper(), 1))
-    L += ["", "## Extra figures (medians)", "", "| figure | " + " | ".join(an) + " |",
-          "|---|" + "---:|" * len(an)]
+    L += ["", "## Extra figures (medians)", ""]
+    tput = [w for w in names if w in THROUGHPUT]
+    if tput:
+        L += ["Throughput: millions of operations (mallocs + frees) per second, and in brackets "
+              "the ratio to glibc's; higher is better.", "",
+              "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
+        for w in tput:
+            base, cells = throughput(stats, w, "glibc"), []
+            for a in an:
+                v = throughput(stats, w, a)
+                cells.append("—" if v is None else "%.1f (%s)" % (
+                    v / 1e6, "%.2f×" % (v / base) if base else "—"))
+            L.append("| %s ops/s | %s |" % (w, " | ".join(cells)))
+        L.append("")
+    extra_rows = [row for row in extra_rows if row[0] in names]
+    if not tput and not extra_rows:
+        L.append("None for the workloads run.")
+    if extra_rows:
+        L += ["| figure | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
     for w, key, label, mul in extra_rows:
-        if w not in names:
-            continue
         cells = []
         for a in an:
             s = stats.get((w, a))
@@ -554,14 +601,18 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
     for w, desc in WORKLOADS + PROGRAMS:
         if w in names:
             L.append("- `%s` — %s" % (w, desc))
-    L += ["", "Note: redis-server is linked with jemalloc, so its `glibc` column is redis's own "
-          "jemalloc; LD_PRELOAD replaces malloc/free/realloc/calloc but not jemalloc's "
-          "`mallctl`, which redis only calls for statistics.", ""]
+    if "redis" in names:
+        L += ["", "Note: redis-server is linked with jemalloc, so its `glibc` column is redis's "
+              "own jemalloc; LD_PRELOAD replaces malloc/free/realloc/calloc but not jemalloc's "
+              "`mallctl`, which redis only calls for statistics."]
+    L.append("")
     with open(path_md, "w") as f:
         f.write("\n".join(L))
     chart.write_svg(path_svg, names, an[1:], tr, rr,
-                    "%s, %s, %d runs each, %d threads; dashed line = glibc%s" % (
+                    "%s, %s, %d runs each, %d threads; dashed line = glibc%s%s" % (
                         meta["date"], meta["host"], meta["runs"], meta["threads"],
+                        "; time of %s: glibc's ops/s / the allocator's" % " and ".join(
+                            sorted(THROUGHPUT & set(names))) if THROUGHPUT & set(names) else "",
                         "; not measured: " + ", ".join(n for n, _ in missing) if missing else ""))
 
 
@@ -652,8 +703,10 @@ def main():
                     rss, cpu = rss
                     samples.setdefault((w, name), []).append(
                         {"wall": wall, "rss": rss, "cpu": cpu, "rc": rc, "extras": extras})
-                    log("%-14s run %d  %-20s %7.3f s  %8.1f MiB%s" % (
+                    log("%-16s run %d  %-20s %7.3f s  %8.1f MiB%s%s" % (
                         w, r + 1, name, wall, rss / 1024,
+                        "  %.1f M ops/s" % (extras["ops_per_s"] / 1e6)
+                        if "ops_per_s" in extras else "",
                         "" if rc == 0 else "  FAILED (%s) %s" % (rc, err.strip()[-200:])))
         for key, s in samples.items():
             stats[key] = summarise(s)
