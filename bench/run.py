@@ -357,45 +357,40 @@ def _wait_or_kill(pid, timeout):
 
 # ---------------------------------------------------------------- callgrind micro-measure
 
-def callgrind_ir(pair, size, n, preload, extra, tmp):
-    """(total Ir, Ir of main's own loop) for `pair SIZE N` under callgrind."""
+def callgrind_ir(prog, n, size, preload, extra, tmp):
+    """Total instructions (Ir) of `fastpath N SIZE` under callgrind."""
     out = os.path.join(tmp, "cg.out")
     env = env_for(preload, 1, 1, extra)
-    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, pair,
-                    str(size), str(n)], env=env, capture_output=True, timeout=120, check=True)
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, prog, str(n),
+                    str(size)], env=env, capture_output=True, timeout=300, check=True)
     total = None
     with open(out) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
                 total = int(line.split()[1])
-    ann = subprocess.run(["callgrind_annotate", "--threshold=100", out], capture_output=True,
-                         text=True, timeout=60).stdout
-    main_ir = 0
-    for line in ann.splitlines():
-        m = re.match(r"\s*([\d,]+) .*:main \[", line)
-        if m:
-            main_ir = int(m.group(1).replace(",", ""))
     os.unlink(out)
-    return total, main_ir
+    return total
 
 
-def run_callgrind(allocs, build, tmp, pairs):
-    pair = os.path.join(build, "bench", "micro", "pair")
-    if not shutil.which("valgrind") or not os.path.exists(pair):
-        log("callgrind: skipped (valgrind or %s missing)" % pair)
+def run_callgrind(allocs, build, tmp, steps):
+    """Instructions per malloc+free pair, the project's fast-path measure: (Ir(2N) - Ir(N)) / N
+    for bench/micro/fastpath.c, per allocator and size."""
+    prog = os.path.join(build, "bench", "micro", "fastpath")
+    if not shutil.which("valgrind") or not os.path.exists(prog):
+        log("callgrind: skipped (valgrind or %s missing)" % prog)
         return None
     res = {}
     for name, preload, extra in allocs:
         for size in CALLGRIND_SIZES:
             try:
-                t0, m0 = callgrind_ir(pair, size, 0, preload, extra, tmp)
-                t1, m1 = callgrind_ir(pair, size, pairs, preload, extra, tmp)
-                res[(name, size)] = ((t1 - t0) / pairs, (t1 - t0 - (m1 - m0)) / pairs)
+                once = callgrind_ir(prog, steps, size, preload, extra, tmp)
+                twice = callgrind_ir(prog, 2 * steps, size, preload, extra, tmp)
+                res[(name, size)] = (twice - once) / steps
             except (subprocess.SubprocessError, OSError, TypeError) as e:
                 log("callgrind: %s %d B failed: %s" % (name, size, e))
                 res[(name, size)] = None
         log("callgrind: %-20s %s" % (name, "  ".join(
-            "%d B: %s" % (s, "%.1f" % res[(name, s)][1] if res[(name, s)] else "fail")
+            "%d B: %s" % (s, "%.1f" % res[(name, s)] if res[(name, s)] is not None else "fail")
             for s in CALLGRIND_SIZES)))
     return res
 
@@ -570,17 +565,17 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
         L.append("| %s | %s |" % (label, " | ".join(cells)))
     if callgrind:
         L += ["", "## Fast path: instructions per malloc+free pair (callgrind)", "",
-              "`pair SIZE N` after 10 000 warm-up pairs, 32 blocks of the size kept live; "
-              "(Ir with N pairs − Ir with 0 pairs) / N, "
-              "N = %d. First figure: the allocator only (the loop in `main` subtracted); in "
-              "brackets: including the loop." % meta["pairs"], "",
+              "`fastpath N SIZE` (`micro/fastpath.c`, the project's measure): 64 blocks of the "
+              "size stay live; each step mallocs one, writes its first byte and frees the one "
+              "allocated 64 steps before. (Ir(2N) − Ir(N)) / N with N = %d: start-up and exit "
+              "cancel out, the loop's own few instructions are included." % meta["pairs"], "",
               "| allocator | " + " | ".join("%d B" % s for s in CALLGRIND_SIZES) + " |",
               "|---|" + "---:|" * len(CALLGRIND_SIZES)]
         for a in an:
             cells = []
             for s in CALLGRIND_SIZES:
                 v = callgrind.get((a, s))
-                cells.append("failed" if not v else "%.1f (%.1f)" % (v[1], v[0]))
+                cells.append("failed" if v is None else "%.2f" % v)
             L.append("| %s | %s |" % (a, " | ".join(cells)))
     rows, rmissing = replay
     L += ["", "## Trace replay through the spec engines", ""]
@@ -629,7 +624,8 @@ def main():
                     help="comma-separated workloads (default: all)")
     ap.add_argument("--timeout", type=float, default=float(env("BENCH_TIMEOUT") or 60))
     ap.add_argument("--scale", type=float, default=float(env("BENCH_SCALE") or 1.0))
-    ap.add_argument("--pairs", type=int, default=20000, help="callgrind pairs")
+    ap.add_argument("--pairs", type=int, default=200000,
+                    help="N of the callgrind fast-path measure: (Ir(2N) - Ir(N)) / N")
     ap.add_argument("--no-callgrind", action="store_true",
                     default=(env("BENCH_NO_CALLGRIND") or "0") not in ("", "0"))
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
