@@ -5,8 +5,9 @@ import math
 
 # One fixed colour per allocator, so charts from different runs read the same way.
 COLOURS = {"jemalloc": "#1f77b4", "mimalloc": "#2ca02c", "tcmalloc": "#ff7f0e",
-           "heapkit": "#d62728", "heapkit-buddy": "#9467bd"}
-SPARE_COLOURS = ["#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+           "tbbmalloc": "#17becf", "heapkit": "#d62728", "heapkit-buddy": "#9467bd",
+           "heapkit-buddy-chunks": "#c5b0d5", "heapkit-secure": "#e377c2"}
+SPARE_COLOURS = ["#8c564b", "#bcbd22", "#7f7f7f", "#aec7e8"]
 
 
 def colour(name, index):

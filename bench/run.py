@@ -2,9 +2,10 @@
 """heapkit benchmark runner: every workload under every allocator, side by side.
 
 Runs each workload under glibc (no preload) and, through LD_PRELOAD, jemalloc, mimalloc,
-tcmalloc and the heapkit libraries that are built, alternating allocators run by run.  Measures
-wall time and peak RSS (ru_maxrss from wait4, taken by this runner) per run and writes a Markdown
-report and an SVG chart to bench/results/.  Options come from the command line or from the
+tcmalloc, tbbmalloc and the heapkit libraries (and variants) that are built, alternating
+allocators run by run.  Measures wall time and peak RSS (ru_maxrss from wait4, taken by this
+runner) per run, and throughput where a workload reports it, and writes a Markdown report and an
+SVG chart to bench/results/.  Options come from the command line or from the
 environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
 Every child runs under a timeout; redis listens on 127.0.0.1 only and is always stopped.
 """
@@ -37,15 +38,32 @@ WORKLOADS = [  # name, what it models (the C sources say more in their header co
     ("large_blocks", "64 KiB-32 MiB blocks allocated, touched, freed (mmap churn)"),
     ("fragmentation", "mixed sizes, free 95 %, RSS left behind (long-running service)"),
     ("thread_churn", "waves of short-lived threads allocating a little"),
+    ("big_zeroed", "20 live 5-25 MiB buffers replaced at random, zeroed with memset"),
+    ("thread_leave_one", "waves of short-lived threads, each leaving one 128 B object behind"),
+    ("larson", "Larson server: threads hand their 8-1000 B blocks to successors (throughput)"),
+    ("prod_cons", "one thread mallocs 16-512 B, another frees, via a ring (throughput)"),
+    ("mstress", "mixed sizes up to 4 MiB, long-lived sets, objects moved between threads"),
+    ("espresso_like", "single-threaded small-object program: logic-minimiser cubes in waves"),
 ]
+# Workloads whose figure is throughput (`result: ops_per_s`) over a fixed amount of work rather
+# than wall time: their "time" ratio is glibc's ops/s divided by the allocator's, so that lower
+# is better as for time, and that ratio enters the geometric mean.
+THROUGHPUT = {"larson", "prod_cons"}
 PROGRAMS = [
     ("python3", "python3 running bench/programs/alloc_heavy.py (dict/list/str/object churn)"),
     ("sqlite3", "sqlite3 building, indexing and querying a generated database"),
     ("redis", "redis-server under the allocator, driven by redis-benchmark over loopback"),
 ]
 PEERS = [("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2"),
-         ("tcmalloc", "libtcmalloc_minimal.so.4")]
-HEAPKIT = [("heapkit", "libheapkit.so"), ("heapkit-buddy", "libheapkit-buddy.so")]
+         ("tcmalloc", "libtcmalloc_minimal.so.4"), ("tbbmalloc", "libtbbmalloc_proxy.so.2")]
+# heapkit's libraries in build/lib: (name, library, extra environment, optional). A missing
+# required library is reported as MISSING; an optional one is skipped with a note. An entry with
+# extra environment is a variant of its library, run only when the library names every one of
+# those variables (an option the library does not read would measure the plain library twice).
+HEAPKIT = [("heapkit", "libheapkit.so", {}, False),
+           ("heapkit-buddy", "libheapkit-buddy.so", {}, False),
+           ("heapkit-buddy-chunks", "libheapkit-buddy.so", {"HEAPKIT_BUDDY_CHUNKS": "1"}, True),
+           ("heapkit-secure", "libheapkit-secure.so", {}, True)]
 CALLGRIND_SIZES = [16, 256, 4096]
 
 _live_children = set()   # process-group ids still running; killed on any exit path
@@ -97,31 +115,54 @@ def find_library(soname):
     return None
 
 
+def library_mentions(path, names):
+    """Whether the library's bytes contain every one of names (the options it reads)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    return all(n.encode() in data for n in names)
+
+
 def find_allocators(build):
-    """[(name, preload path or None)], and [(name, why missing)]."""
-    found, missing = [("glibc", None)], []
+    """[(name, preload path or None, extra environment)], [(name, why missing)] for required
+    allocators, and [(name, why)] for optional ones not measured."""
+    found, missing, absent = [("glibc", None, {})], [], []
     for name, soname in PEERS:
         path = find_library(soname)
         if path:
-            found.append((name, path))
+            found.append((name, path, {}))
         else:
             missing.append((name, "%s not found (ldconfig -p, multiarch dirs)" % soname))
-    for name, lib in HEAPKIT:
+    for name, lib, extra, optional in HEAPKIT:
         path = os.path.abspath(os.path.join(build, "lib", lib))
-        if os.path.exists(path):
-            found.append((name, path))
+        if not os.path.exists(path):
+            (absent if optional else missing).append((name, "%s/lib/%s not built" % (build, lib)))
+        elif extra and not library_mentions(path, extra):
+            absent.append((name, "%s does not read %s" % (lib, ", ".join(sorted(extra)))))
         else:
-            missing.append((name, "%s/lib/%s not built" % (build, lib)))
-    return found, missing
+            found.append((name, path, dict(extra)))
+    return found, missing, absent
 
 
-def env_for(preload, threads, scale):
+def describe(preload, extra):
+    """How an allocator is chosen, for the log and the report."""
+    text = preload or "no preload"
+    if extra:
+        text += " with " + " ".join("%s=%s" % kv for kv in sorted(extra.items()))
+    return text
+
+
+def env_for(preload, threads, scale, extra=None):
     """The environment of a run; LD_PRELOAD only when preload is given (the launcher sets it
-    for measured runs, so that it reaches the program and not the launcher)."""
+    for measured runs, so that it reaches the program and not the launcher); extra: an
+    allocator variant's options."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     if preload:
         env["LD_PRELOAD"] = preload
+    env.update(extra or {})
     env["BENCH_THREADS"] = str(threads)
     env["BENCH_SCALE"] = str(scale)
     return env
@@ -316,45 +357,40 @@ def _wait_or_kill(pid, timeout):
 
 # ---------------------------------------------------------------- callgrind micro-measure
 
-def callgrind_ir(pair, size, n, preload, tmp):
-    """(total Ir, Ir of main's own loop) for `pair SIZE N` under callgrind."""
+def callgrind_ir(prog, n, size, preload, extra, tmp):
+    """Total instructions (Ir) of `fastpath N SIZE` under callgrind."""
     out = os.path.join(tmp, "cg.out")
-    env = env_for(preload, 1, 1)
-    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, pair,
-                    str(size), str(n)], env=env, capture_output=True, timeout=120, check=True)
+    env = env_for(preload, 1, 1, extra)
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, prog, str(n),
+                    str(size)], env=env, capture_output=True, timeout=300, check=True)
     total = None
     with open(out) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
                 total = int(line.split()[1])
-    ann = subprocess.run(["callgrind_annotate", "--threshold=100", out], capture_output=True,
-                         text=True, timeout=60).stdout
-    main_ir = 0
-    for line in ann.splitlines():
-        m = re.match(r"\s*([\d,]+) .*:main \[", line)
-        if m:
-            main_ir = int(m.group(1).replace(",", ""))
     os.unlink(out)
-    return total, main_ir
+    return total
 
 
-def run_callgrind(allocs, build, tmp, pairs):
-    pair = os.path.join(build, "bench", "micro", "pair")
-    if not shutil.which("valgrind") or not os.path.exists(pair):
-        log("callgrind: skipped (valgrind or %s missing)" % pair)
+def run_callgrind(allocs, build, tmp, steps):
+    """Instructions per malloc+free pair, the project's fast-path measure: (Ir(2N) - Ir(N)) / N
+    for bench/micro/fastpath.c, per allocator and size."""
+    prog = os.path.join(build, "bench", "micro", "fastpath")
+    if not shutil.which("valgrind") or not os.path.exists(prog):
+        log("callgrind: skipped (valgrind or %s missing)" % prog)
         return None
     res = {}
-    for name, preload in allocs:
+    for name, preload, extra in allocs:
         for size in CALLGRIND_SIZES:
             try:
-                t0, m0 = callgrind_ir(pair, size, 0, preload, tmp)
-                t1, m1 = callgrind_ir(pair, size, pairs, preload, tmp)
-                res[(name, size)] = ((t1 - t0) / pairs, (t1 - t0 - (m1 - m0)) / pairs)
+                once = callgrind_ir(prog, steps, size, preload, extra, tmp)
+                twice = callgrind_ir(prog, 2 * steps, size, preload, extra, tmp)
+                res[(name, size)] = (twice - once) / steps
             except (subprocess.SubprocessError, OSError, TypeError) as e:
                 log("callgrind: %s %d B failed: %s" % (name, size, e))
                 res[(name, size)] = None
-        log("callgrind: %-14s %s" % (name, "  ".join(
-            "%d B: %s" % (s, "%.1f" % res[(name, s)][1] if res[(name, s)] else "fail")
+        log("callgrind: %-20s %s" % (name, "  ".join(
+            "%d B: %s" % (s, "%.1f" % res[(name, s)] if res[(name, s)] is not None else "fail")
             for s in CALLGRIND_SIZES)))
     return res
 
@@ -407,9 +443,16 @@ def summarise(samples):
             "extras": extras}
 
 
-def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped, callgrind,
-                 replay):
-    an = [a for a, _ in allocs]
+def throughput(stats, w, a):
+    """Median ops/s of a throughput workload under an allocator, or None."""
+    s = stats.get((w, a))
+    v = s["extras"].get("ops_per_s") if s else None
+    return v if v and v > 0 else None
+
+
+def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats, skipped,
+                 callgrind, replay):
+    an = [a for a, _, _ in allocs]
 
     def ratio(key):
         def f(w, a):
@@ -419,7 +462,17 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
             return s[key] / g[key]
         return f
 
-    tr, rr = ratio("wall"), ratio("rss")
+    rr, wall_ratio = ratio("rss"), ratio("wall")
+
+    def tr(w, a):
+        """Time ratio; for a throughput workload glibc's ops/s over the allocator's."""
+        if w not in THROUGHPUT:
+            return wall_ratio(w, a)
+        mine, base = throughput(stats, w, a), throughput(stats, w, "glibc")
+        return base / mine if mine and base else None
+
+    def label(w):
+        return w + " ¹" if w in THROUGHPUT else w
     L = ["# heapkit benchmark — %s" % meta["date"], "",
          "Host `%s`, %s, %d cores, kernel %s. Runs per allocator: %d (round-robin), threads: "
          "%d, scale %s. Total runner time %.0f s. Load average (1 min) %.2f at the start, "
@@ -427,23 +480,30 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
              meta["host"], meta["cpu"], meta["cores"], meta["kernel"], meta["runs"],
              meta["threads"], meta["scale"], meta["elapsed"], meta["load"][0], meta["load"][1]),
          "",
-         "Allocators: " + ", ".join("%s (`%s`)" % (a, p or "no preload") for a, p in allocs)
+         "Allocators: " + ", ".join("%s (`%s`)" % (a, describe(p, x)) for a, p, x in allocs)
          + ".", ""]
     if missing:
         L += ["**Missing (not measured):** " + "; ".join("%s — %s" % m for m in missing) + ".",
               ""]
+    if absent:
+        L += ["Optional, not measured: " + "; ".join("%s — %s" % m for m in absent) + ".", ""]
     if skipped:
         L += ["**Skipped:** " + "; ".join(skipped) + ".", ""]
     L += ["## Ratio to glibc (median wall time / median peak RSS; lower is better)", "",
           "| workload | " + " | ".join("%s time | %s RSS" % (a, a) for a in an[1:]) + " |",
           "|---|" + "---:|" * (2 * (len(an) - 1))]
     for w in names:
-        L.append("| %s | " % w + " | ".join("%s | %s" % (fmt_ratio(tr(w, a)), fmt_ratio(rr(w, a)))
-                                           for a in an[1:]) + " |")
+        L.append("| %s | " % label(w) + " | ".join(
+            "%s | %s" % (fmt_ratio(tr(w, a)), fmt_ratio(rr(w, a))) for a in an[1:]) + " |")
     L.append("| **geometric mean** | " + " | ".join(
         "**%s** | **%s**" % (fmt_ratio(chart.geomean([tr(w, a) for w in names])),
                              fmt_ratio(chart.geomean([rr(w, a) for w in names])))
         for a in an[1:]) + " |")
+    if THROUGHPUT & set(names):
+        L += ["", "¹ Throughput workloads (a fixed amount of work, timed inside the program): "
+              "their time column is glibc's operations per second divided by the allocator's, "
+              "lower is better as for time, and the geometric mean takes it so; the operations "
+              "per second are under Extra figures."]
     L += ["", "## Raw medians: wall time in seconds (min–max)", "",
           "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
     for w in names:
@@ -477,11 +537,26 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
                                         "fragmentation: RSS after freeing all (MiB)", 1 / 1024)]
     for key in ("rps_set", "rps_get", "rps_lpush", "rps_lpop"):
         extra_rows.append(("redis", key, "redis %s requests/s" % key[4:].upper(), 1))
-    L += ["", "## Extra figures (medians)", "", "| figure | " + " | ".join(an) + " |",
-          "|---|" + "---:|" * len(an)]
+    L += ["", "## Extra figures (medians)", ""]
+    tput = [w for w in names if w in THROUGHPUT]
+    if tput:
+        L += ["Throughput: millions of operations (mallocs + frees) per second, and in brackets "
+              "the ratio to glibc's; higher is better.", "",
+              "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
+        for w in tput:
+            base, cells = throughput(stats, w, "glibc"), []
+            for a in an:
+                v = throughput(stats, w, a)
+                cells.append("—" if v is None else "%.1f (%s)" % (
+                    v / 1e6, "%.2f×" % (v / base) if base else "—"))
+            L.append("| %s ops/s | %s |" % (w, " | ".join(cells)))
+        L.append("")
+    extra_rows = [row for row in extra_rows if row[0] in names]
+    if not tput and not extra_rows:
+        L.append("None for the workloads run.")
+    if extra_rows:
+        L += ["| figure | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
     for w, key, label, mul in extra_rows:
-        if w not in names:
-            continue
         cells = []
         for a in an:
             s = stats.get((w, a))
@@ -490,17 +565,17 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
         L.append("| %s | %s |" % (label, " | ".join(cells)))
     if callgrind:
         L += ["", "## Fast path: instructions per malloc+free pair (callgrind)", "",
-              "`pair SIZE N` after 10 000 warm-up pairs, 32 blocks of the size kept live; "
-              "(Ir with N pairs − Ir with 0 pairs) / N, "
-              "N = %d. First figure: the allocator only (the loop in `main` subtracted); in "
-              "brackets: including the loop." % meta["pairs"], "",
+              "`fastpath N SIZE` (`micro/fastpath.c`, the project's measure): 64 blocks of the "
+              "size stay live; each step mallocs one, writes its first byte and frees the one "
+              "allocated 64 steps before. (Ir(2N) − Ir(N)) / N with N = %d: start-up and exit "
+              "cancel out, the loop's own few instructions are included." % meta["pairs"], "",
               "| allocator | " + " | ".join("%d B" % s for s in CALLGRIND_SIZES) + " |",
               "|---|" + "---:|" * len(CALLGRIND_SIZES)]
         for a in an:
             cells = []
             for s in CALLGRIND_SIZES:
                 v = callgrind.get((a, s))
-                cells.append("failed" if not v else "%.1f (%.1f)" % (v[1], v[0]))
+                cells.append("failed" if v is None else "%.2f" % v)
             L.append("| %s | %s |" % (a, " | ".join(cells)))
     rows, rmissing = replay
     L += ["", "## Trace replay through the spec engines", ""]
@@ -521,14 +596,18 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
     for w, desc in WORKLOADS + PROGRAMS:
         if w in names:
             L.append("- `%s` — %s" % (w, desc))
-    L += ["", "Note: redis-server is linked with jemalloc, so its `glibc` column is redis's own "
-          "jemalloc; LD_PRELOAD replaces malloc/free/realloc/calloc but not jemalloc's "
-          "`mallctl`, which redis only calls for statistics.", ""]
+    if "redis" in names:
+        L += ["", "Note: redis-server is linked with jemalloc, so its `glibc` column is redis's "
+              "own jemalloc; LD_PRELOAD replaces malloc/free/realloc/calloc but not jemalloc's "
+              "`mallctl`, which redis only calls for statistics."]
+    L.append("")
     with open(path_md, "w") as f:
         f.write("\n".join(L))
     chart.write_svg(path_svg, names, an[1:], tr, rr,
-                    "%s, %s, %d runs each, %d threads; dashed line = glibc%s" % (
+                    "%s, %s, %d runs each, %d threads; dashed line = glibc%s%s" % (
                         meta["date"], meta["host"], meta["runs"], meta["threads"],
+                        "; time of %s: glibc's ops/s / the allocator's" % " and ".join(
+                            sorted(THROUGHPUT & set(names))) if THROUGHPUT & set(names) else "",
                         "; not measured: " + ", ".join(n for n, _ in missing) if missing else ""))
 
 
@@ -545,7 +624,8 @@ def main():
                     help="comma-separated workloads (default: all)")
     ap.add_argument("--timeout", type=float, default=float(env("BENCH_TIMEOUT") or 60))
     ap.add_argument("--scale", type=float, default=float(env("BENCH_SCALE") or 1.0))
-    ap.add_argument("--pairs", type=int, default=20000, help="callgrind pairs")
+    ap.add_argument("--pairs", type=int, default=200000,
+                    help="N of the callgrind fast-path measure: (Ir(2N) - Ir(N)) / N")
     ap.add_argument("--no-callgrind", action="store_true",
                     default=(env("BENCH_NO_CALLGRIND") or "0") not in ("", "0"))
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
@@ -558,10 +638,12 @@ def main():
     LAUNCH = os.path.join(a.build, "bench", "launch")
     if not os.path.exists(LAUNCH):
         ap.error("%s is missing: build with `make bench` (or make bench-build)" % LAUNCH)
-    allocs, missing = find_allocators(a.build)
-    log("allocators: " + ", ".join("%s=%s" % (n, p or "(none)") for n, p in allocs))
+    allocs, missing, absent = find_allocators(a.build)
+    log("allocators: " + ", ".join("%s=%s" % (n, describe(p, x)) for n, p, x in allocs))
     for name, why in missing:
         log("MISSING: %s — %s" % (name, why))
+    for name, why in absent:
+        log("skip: %s — %s (optional)" % (name, why))
     bdir = os.path.join(a.build, "bench", "workloads")
     names, skipped = [], []
     only = [x.strip() for x in a.only.split(",") if x.strip()]
@@ -594,8 +676,8 @@ def main():
             for r in range(a.runs):
                 # rotate the starting allocator so no allocator always runs first
                 order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
-                for name, preload in order:
-                    e = env_for(None, a.threads, a.scale)
+                for name, preload, extra in order:
+                    e = env_for(None, a.threads, a.scale, extra)
                     extras, err = {}, ""
                     if w == "python3":
                         wall, rss, rc, out, err = run_child(
@@ -617,8 +699,10 @@ def main():
                     rss, cpu = rss
                     samples.setdefault((w, name), []).append(
                         {"wall": wall, "rss": rss, "cpu": cpu, "rc": rc, "extras": extras})
-                    log("%-14s run %d  %-14s %7.3f s  %8.1f MiB%s" % (
+                    log("%-16s run %d  %-20s %7.3f s  %8.1f MiB%s%s" % (
                         w, r + 1, name, wall, rss / 1024,
+                        "  %.1f M ops/s" % (extras["ops_per_s"] / 1e6)
+                        if "ops_per_s" in extras else "",
                         "" if rc == 0 else "  FAILED (%s) %s" % (rc, err.strip()[-200:])))
         for key, s in samples.items():
             stats[key] = summarise(s)
@@ -643,8 +727,8 @@ def main():
     os.makedirs(a.results, exist_ok=True)
     dated = os.path.join(a.results, "%s-%s.md" % (now.strftime("%Y-%m-%d"), meta["host"]))
     latest_md = os.path.join(a.results, "latest.md")
-    write_report(dated, os.path.join(a.results, "latest.svg"), meta, allocs, missing, names,
-                 stats, skipped, cg, replay)
+    write_report(dated, os.path.join(a.results, "latest.svg"), meta, allocs, missing, absent,
+                 names, stats, skipped, cg, replay)
     shutil.copyfile(dated, latest_md)
     log("")
     with open(latest_md) as f:

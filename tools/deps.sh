@@ -11,8 +11,8 @@ case "${1:-build}" in
 build) ;;
 demo) want+=(python3 sqlite3 time) ;;
 test) want+=(libcriterion-dev python3 sqlite3 git valgrind strace) ;;
-bench) want+=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 python3 sqlite3 redis-server
-              redis-tools valgrind time) ;;
+bench) want+=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libtbbmalloc2 python3 sqlite3
+              redis-server redis-tools valgrind time) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=()
