@@ -25,6 +25,10 @@ $(BUILD)/tests/test_fast_engine: $(BUILD)/tests-san/test_fast_engine.o $(call sa
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
+$(BUILD)/tests/test_fast_huge: $(BUILD)/tests-san/test_fast_huge.o $(call san,$(FAST_SRC)) $(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
 LIBS     += $(LIBDIR)/libheapkit.so $(LIBDIR)/libheapkit.a
 HEADERS  += include/heapkit.h
-TESTS    += $(BUILD)/tests/test_fast_engine
+TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge

@@ -9,6 +9,7 @@
     X(munmap, "munmap calls")                                                                \
     X(madvise, "madvise calls (pages given back)")                                           \
     X(mprotect, "mprotect calls")                                                            \
+    X(mincore, "mincore calls (resident pages counted)")                                     \
     X(brk, "sbrk calls that moved the break")                                                \
     X(failures, "system calls that failed")                                                  \
     X(mapped_bytes, "bytes mapped now")                                                      \

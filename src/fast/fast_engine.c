@@ -44,10 +44,7 @@ static size_t block_usable(const void *p, const char *who)
 {
     segment_t *segment = fast_segment_resolve(p);
     if (hk_unlikely(!segment)) hk_fatal("invalid pointer %p in %s()", p, who);
-    if (segment->kind == SEGMENT_HUGE) {
-        if (segment->huge_block != p) hk_fatal("invalid pointer %p in %s()", p, who);
-        return segment->huge_usable;
-    }
+    if (segment->kind == SEGMENT_HUGE) return fast_huge_usable(segment, p, who);
     page_t *page = page_of(segment, p);
     if (hk_unlikely(page->size_class == 0)) hk_fatal("invalid pointer %p in %s()", p, who);
     return page->block_size;
@@ -58,9 +55,9 @@ size_t hk_engine_usable_size(const void *p, const char *who)
     return block_usable(p, who);
 }
 
-/* Huge blocks grow and shrink in place within their mapping; a block that has to move into a
- * huge mapping gets room to double within one (address space only: untouched pages cost no
- * memory), so a growing buffer is copied a few times, not at every class boundary. */
+/* Huge blocks grow and shrink in place when the space after them allows; a block that has to
+ * move asks for room to double (address space only: untouched pages cost no memory), so a
+ * growing buffer is copied a few times, not at every class boundary. */
 static HK_NOINLINE void *realloc_huge(void *p, size_t size, size_t usable, const char *who)
 {
     if (usable > MEDIUM_BLOCK_MAX) {
@@ -69,8 +66,7 @@ static HK_NOINLINE void *realloc_huge(void *p, size_t size, size_t usable, const
             return p;
     }
     size_t reserve = 0;
-    if (size > usable && size <= PTRDIFF_MAX / 2)
-        reserve = hk_align_up_small(2 * size, SEGMENT_SIZE);
+    if (size > usable && size <= PTRDIFF_MAX / 2) reserve = 2 * size;
     void *q = size > MEDIUM_BLOCK_MAX ? fast_huge_malloc_reserve(size, 0, false, reserve)
                                       : hk_engine_malloc(size);
     if (!q) return NULL;
@@ -271,7 +267,7 @@ static bool check_page(const heap_t *heap, const page_t *page, unsigned size_cla
 bool fast_check(void)
 {
     heap_t *heap = fast_tls.heap;
-    if (heap == &fast_empty_heap) return true;
+    if (heap == &fast_empty_heap) return fast_huge_check();
     if (fast_tls.free_key != heap->free_key) return check_fail("thread free key", heap);
     for (unsigned c = 1; c < CLASS_COUNT; c++) {
         page_t *head = heap->avail[c].head;
@@ -308,5 +304,5 @@ bool fast_check(void)
         }
     }
     if (dirty != heap->dirty_pages) return check_fail("dirty page count", heap);
-    return true;
+    return fast_huge_check();
 }

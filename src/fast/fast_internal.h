@@ -86,8 +86,8 @@ typedef struct page {
 } __attribute__((aligned(64))) page_t;
 _Static_assert(sizeof(page_t) == 64, "page descriptors are indexed with a shift");
 
-/* A segment: header at the start of its mapping, then the pages. Huge segments hold a single
- * block of their own size. */
+/* A segment: header at the start of its mapping, then the pages. A huge segment is a region of
+ * huge blocks (huge.c keeps its own headers inside it). */
 typedef struct segment {
     uintptr_t owner;      /* heap tag of the owner thread; 0 abandoned or huge */
     uint32_t page_shift;  /* log2 of the page size (63 for huge: one page) */
@@ -101,11 +101,7 @@ typedef struct segment {
     uint32_t page_count;                   /* pages in this segment */
     uint32_t used_pages;                   /* pages serving a class */
     uint32_t header_size;                  /* bytes before the first page's blocks may start */
-    uint32_t huge_cached_ms;               /* huge: when it entered the cache */
     uint32_t is_abandoned;                 /* on an abandoned list (under its lock) */
-    uint32_t huge_committed;               /* huge, cached: its pages are still committed */
-    uint8_t *huge_block;                   /* huge: the block handed out (NULL while cached) */
-    size_t huge_usable;                    /* huge: bytes usable from huge_block */
     uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
     page_t pages[];                        /* page_count descriptors */
 } segment_t;
@@ -139,10 +135,15 @@ typedef struct {
     X(page_bytes_in_use, "bytes of pages serving a class now")                                     \
     X(huge_allocs, "huge (over 128 KiB) allocations")                                              \
     X(huge_frees, "huge frees")                                                                    \
-    X(huge_cache_hits, "huge allocations served from the cache")                                   \
+    X(huge_cache_hits, "huge allocations served from a free span")                                 \
     X(huge_bytes_in_use, "bytes of huge blocks handed out now")                                    \
     X(huge_blocks_in_use, "huge blocks handed out now")                                            \
-    X(huge_cache_bytes, "bytes of huge mappings cached now (decommitted after the delay)")         \
+    X(huge_cache_bytes, "bytes of free huge spans kept mapped now")                                \
+    X(huge_splits, "huge spans split")                                                             \
+    X(huge_merges, "huge spans merged with a free neighbour")                                      \
+    X(huge_decommits, "free huge spans decommitted (decay or budget)")                             \
+    X(huge_regions_mapped, "huge regions mapped")                                                  \
+    X(huge_regions_unmapped, "huge regions unmapped")                                              \
     X(trims, "calls to malloc_trim or hk_trim")
 
 enum { FAST_HEAP_STATS(HK_STAT_ENUM) FAST_HEAP_STAT_COUNT };
@@ -192,6 +193,7 @@ typedef struct {
     bool check;              /* HEAPKIT_CHECK: validate every free */
     bool verbose;            /* HEAPKIT_VERBOSE */
     uint32_t purge_delay_ms; /* HEAPKIT_PURGE_DELAY_MS */
+    uint32_t huge_decay_ms;  /* HEAPKIT_HUGE_DECAY_MS */
 } fast_options_t;
 extern fast_options_t fast_options;
 
@@ -301,8 +303,11 @@ bool fast_block_is_free(const page_t *page, const void *p);
 void *fast_huge_malloc(size_t size, size_t alignment, bool zero);
 void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve);
 bool fast_huge_resize(segment_t *segment, void *p, size_t size, const char *who);
+size_t fast_huge_usable(const segment_t *segment, const void *p, const char *who);
+bool fast_huge_check(void);
 void fast_huge_free(segment_t *segment, void *p, const char *who);
 bool fast_huge_trim(void);
+void fast_huge_tick(uint32_t now);
 void fast_huge_register_locks(void);
 
 /* fast_engine.c (with fast.h's functions) */

@@ -22,7 +22,8 @@ heap_t fast_empty_heap = {.direct = {[0 ... DIRECT_COUNT - 1] = &fast_empty_page
 __thread fast_thread_t fast_tls = {.heap = &fast_empty_heap, .free_key = REGISTRY_NEVER};
 
 uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
-fast_options_t fast_options = {.check = false, .verbose = false, .purge_delay_ms = 10};
+fast_options_t fast_options = {
+    .check = false, .verbose = false, .purge_delay_ms = 10, .huge_decay_ms = 1000};
 
 /* Heaps are never unmapped (a remote free may still touch an old owner's counters); exited
  * threads' heaps are reused. */
@@ -52,10 +53,13 @@ void fast_options_init(void)
     fast_options.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
     long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
     fast_options.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
+    long decay = hk_env_long("HEAPKIT_HUGE_DECAY_MS", 1000);
+    fast_options.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
     done = true;
     if (fast_options.verbose)
-        hk_warn("fast engine: check=%d purge_delay_ms=%u", (int)fast_options.check,
-                (unsigned)fast_options.purge_delay_ms);
+        hk_warn("fast engine: check=%d purge_delay_ms=%u huge_decay_ms=%u",
+                (int)fast_options.check, (unsigned)fast_options.purge_delay_ms,
+                (unsigned)fast_options.huge_decay_ms);
 }
 
 /* ---- Heap life cycle ----------------------------------------------------------------------- */
@@ -229,6 +233,7 @@ void fast_page_emptied(heap_t *heap, page_t *page)
 static void heap_tick(heap_t *heap)
 {
     heap->now_ms = fast_now_ms();
+    fast_huge_tick(heap->now_ms);
     if (heap->dirty_bytes > DIRTY_BYTES_MAX) {
         /* Too much freed memory waits for its delay: a program releasing a large working set
          * gives it back now, not at its next slow-path call (which may never come). */

@@ -1,9 +1,21 @@
-/* Huge blocks (over 128 KiB, or aligned beyond what the size classes give): each is its own
- * segment, a mapping aligned to 4 MiB (or to the alignment asked for) with the block after a
- * short header. Any thread may free one. Freed mappings are cached so a program that frees and
- * allocates big buffers in turn does not pay mmap/munmap each time: a cached mapping keeps its
- * memory for the purge delay, then only its address range (its pages are decommitted), and is
- * unmapped after a few seconds unused or by trim. */
+/* Huge blocks: over 128 KiB, or aligned beyond what the size classes give.
+ *
+ * They are carved from regions: large mappings (64 MiB, or bigger for a bigger block) that start
+ * on a 4 MiB boundary with a segment header of kind HUGE, so the registry finds a region from any
+ * pointer into it. A region is cut into spans at page granularity, each with a 64-byte header
+ * just before its block and boundary tags (its size, its neighbour below), like a small
+ * dlmalloc over whole pages: best fit from a list of free spans, split on allocation, merged
+ * with free neighbours on free, grown and shrunk in place by taking or giving back the space
+ * after it. Untouched address space costs nothing, so a fresh region's remainder is simply the
+ * next blocks' room (and a growing block's).
+ *
+ * Freed spans keep their memory committed, so a program that frees and allocates big buffers in
+ * turn reuses resident pages instead of faulting new ones in. Each span knows how much of it may
+ * be committed (a prefix: past it the span reads as zero, which also spares calloc a memset).
+ * Committed free memory is bounded by a budget tied to the live heap (as much as is live, at
+ * least HUGE_COMMITTED_MIN_BYTES) and decays: a span idle longer than HEAPKIT_HUGE_DECAY_MS is
+ * decommitted (it stays mapped, reading as zero), and a region entirely free for several decay
+ * times is unmapped. Any thread may allocate or free; one lock covers all of it. */
 #include <string.h>
 
 #include "core/checked.h"
@@ -12,78 +24,448 @@
 #include "fast/fast_internal.h"
 #include "os/sys.h"
 
-#define HUGE_CACHE_SLOTS           32
-#define HUGE_CACHE_MAX_BYTES       ((size_t)512 << 20) /* address space, mostly decommitted */
-#define HUGE_CACHE_COMMITTED_BYTES ((size_t)128 << 20)  /* memory kept before the delay */
-#define HUGE_CACHE_EXPIRE_MS       3000
-/* The block starts this far into its mapping (the header, rounded to a cache line). */
-#define HUGE_HEADER_BYTES ((offsetof(segment_t, pages) + 63) & ~(size_t)63)
+/* A fresh region is at least this big: address space only (pages are touched when used), and
+ * the fewer region boundaries, the more freed spans can merge into big ones. */
+#define HUGE_REGION_BYTES ((size_t)256 << 20)
+/* Committed free memory allowed: as much as the live heap, and at least this much. (Measured on
+ * big-buffer churn: a quarter or a half of the live heap faults two to five times as many pages
+ * in again for no lower peak.) */
+#define HUGE_COMMITTED_MIN_BYTES  ((size_t)16 << 20)
+#define HUGE_COMMITTED_LIVE_SHIFT 0
+/* A region entirely free this many decay times is unmapped; so are entirely free regions
+ * beyond this much address space. */
+#define HUGE_UNMAP_DECAYS     4
+#define HUGE_FREE_REGION_MAX_BYTES ((size_t)1 << 30)
+/* A shrinking block gives back the room after it from this size up. */
+#define HUGE_SHRINK_MIN_BYTES ((size_t)256 << 10)
+/* Span headers and blocks: a span's block starts HUGE_SPAN_BYTES after it. */
+#define HUGE_SPAN_BYTES 64
+/* Spans start and end on multiples of this (except around over-aligned blocks): blocks then
+ * start at the same offset within a 64 KiB grain wherever they land, so a program that touches
+ * a reused block with some stride touches the pages its predecessor did, and fewer distinct
+ * sizes fragment less. At most 64 KiB of address space per block goes unused. */
+#define HUGE_GRAIN_BYTES ((size_t)64 << 10)
+/* The first span starts one grain into its region (the region's segment header is before). */
+#define HUGE_REGION_HEADER_BYTES HUGE_GRAIN_BYTES
+#define HUGE_SPAN_COOKIE ((uintptr_t)0x6875676573706e21ull) /* xor'ed with the address */
+
+/* A span: a run of a region's bytes, in use (a block after the header) or free. */
+typedef struct huge_span {
+    uintptr_t cookie;           /* HUGE_SPAN_COOKIE ^ address; 0 once merged into another */
+    size_t size;                /* bytes from this header to the next span or the region end */
+    struct huge_span *below;    /* the span just before it in the region, or NULL */
+    size_t committed;           /* bytes from the header that may be committed; past them the
+                                   span reads as zero */
+    size_t usable;              /* in use: bytes usable from the block; 0 when free */
+    struct huge_span *next;     /* free: the free list */
+    struct huge_span *prev;
+    uint32_t freed_ms;          /* free: when it became free */
+    uint32_t resident;          /* free: pages thought resident (at most the committed prefix's),
+                                   RESIDENT_MEASURED once counted with mincore */
+} huge_span_t;
+_Static_assert(sizeof(huge_span_t) == HUGE_SPAN_BYTES, "a span header is one cache line");
 
 static hk_lock_t huge_lock = HK_LOCK_INIT;
-static segment_t *huge_cache[HUGE_CACHE_SLOTS];
-static size_t huge_cache_committed; /* bytes of cached mappings not yet decommitted */
+static huge_span_t *free_spans;         /* free spans, most recently freed first */
+static size_t free_resident_bytes;      /* their resident pages, in bytes (an upper bound) */
+static segment_t *regions;              /* every region */
+static uint32_t huge_next_maintain_ms;  /* when something may next be due (read unlocked) */
 
 void fast_huge_register_locks(void)
 {
     hk_lock_register(&huge_lock);
 }
 
-static void huge_unmap(segment_t *segment)
+static size_t os_page(void)
 {
-    size_t size = segment->map_size;
-    segment->cookie = 0;
-    fast_registry_set(segment, size, false);
-    sys_unmap(segment, size);
+    return sys_page_size();
 }
 
-/* Returns a cached mapping's pages (all but the header's) to the OS; it stays mapped. */
-static void cache_decommit(segment_t *segment)
+static size_t min_size(size_t a, size_t b)
 {
-    if (!segment->huge_committed) return;
-    size_t os_page = sys_page_size();
-    sys_decommit((uint8_t *)segment + os_page, segment->map_size - os_page);
-    segment->huge_committed = 0;
-    huge_cache_committed -= segment->map_size;
+    return a < b ? a : b;
 }
 
-/* With huge_lock held: decommits entries older than the purge delay, unmaps those older than
- * the expiry (all of them when force). Returns how many were unmapped. */
-static unsigned cache_maintain(uint32_t now, bool force)
+/* Resident-page estimates. A block's pages are assumed touched up to its end (the committed
+ * prefix); programs that use part of a big buffer make that an overestimate, so before memory
+ * over budget is given back, mincore counts what is really resident (RESIDENT_MEASURED). */
+#define RESIDENT_MEASURED ((uint32_t)1 << 31)
+
+static size_t pages_in(size_t bytes)
 {
-    unsigned dropped = 0;
-    for (unsigned i = 0; i < HUGE_CACHE_SLOTS; i++) {
-        segment_t *segment = huge_cache[i];
-        if (!segment) continue;
-        uint32_t age = now - segment->huge_cached_ms;
-        if (force || age >= HUGE_CACHE_EXPIRE_MS) {
-            huge_cache[i] = NULL;
-            if (segment->huge_committed) huge_cache_committed -= segment->map_size;
-            hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
-            huge_unmap(segment);
-            dropped++;
-        } else if (age >= fast_options.purge_delay_ms) {
-            cache_decommit(segment);
+    return (bytes + os_page() - 1) / os_page();
+}
+
+static size_t resident_bytes(const struct huge_span *span);
+
+/* ---- Spans and their neighbours ------------------------------------------------------------- */
+
+static uint8_t *region_end(const segment_t *region)
+{
+    return (uint8_t *)region + region->map_size;
+}
+
+static uint8_t *span_block(huge_span_t *span)
+{
+    return (uint8_t *)span + HUGE_SPAN_BYTES;
+}
+
+static huge_span_t *span_above(const segment_t *region, huge_span_t *span)
+{
+    uint8_t *next = (uint8_t *)span + span->size;
+    return next < region_end(region) ? (huge_span_t *)next : NULL;
+}
+
+static huge_span_t *span_init(void *at, size_t size, huge_span_t *below, size_t committed)
+{
+    huge_span_t *span = at;
+    memset(span, 0, sizeof *span);
+    span->cookie = HUGE_SPAN_COOKIE ^ (uintptr_t)span;
+    span->size = size;
+    span->below = below;
+    span->committed = committed > HUGE_SPAN_BYTES ? committed : HUGE_SPAN_BYTES;
+    return span;
+}
+
+/* The span in use whose block is p, or NULL when p is not the start of a huge block in use
+ * in this region (an interior or foreign pointer, or a block already freed). Reads only the
+ * region's own memory. */
+static huge_span_t *span_of_block(const segment_t *region, const void *p, bool *was_free)
+{
+    *was_free = false;
+    uintptr_t first = (uintptr_t)region + HUGE_REGION_HEADER_BYTES + HUGE_SPAN_BYTES;
+    if ((uintptr_t)p % HUGE_SPAN_BYTES || (uintptr_t)p < first ||
+        (uintptr_t)p >= (uintptr_t)region_end(region))
+        return NULL;
+    huge_span_t *span = (huge_span_t *)((uint8_t *)p - HUGE_SPAN_BYTES);
+    if (span->cookie != (HUGE_SPAN_COOKIE ^ (uintptr_t)span)) return NULL;
+    if (span->usable == 0) {
+        *was_free = true;
+        return NULL;
+    }
+    return span;
+}
+
+/* ---- The free list (huge_lock held) --------------------------------------------------------- */
+
+static void free_list_add(huge_span_t *span, uint32_t now)
+{
+    span->usable = 0;
+    span->freed_ms = now;
+    span->prev = NULL;
+    span->next = free_spans;
+    if (free_spans) free_spans->prev = span;
+    free_spans = span;
+    free_resident_bytes += resident_bytes(span);
+    hk_stat_add(&fast_global_stats[STAT_huge_cache_bytes], span->size);
+}
+
+static void free_list_remove(huge_span_t *span)
+{
+    if (span->prev)
+        span->prev->next = span->next;
+    else
+        free_spans = span->next;
+    if (span->next) span->next->prev = span->prev;
+    span->next = span->prev = NULL;
+    free_resident_bytes -= resident_bytes(span);
+    hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], span->size);
+}
+
+static size_t resident_bytes(const huge_span_t *span)
+{
+    return (size_t)(span->resident & ~RESIDENT_MEASURED) * os_page();
+}
+
+static void set_resident(huge_span_t *span, size_t pages, bool measured)
+{
+    if (pages > ~RESIDENT_MEASURED) pages = ~RESIDENT_MEASURED;
+    span->resident = (uint32_t)pages | (measured ? RESIDENT_MEASURED : 0);
+}
+
+static bool span_is_free(const huge_span_t *span)
+{
+    return span && span->usable == 0;
+}
+
+/* ---- Committed memory ------------------------------------------------------------------------ */
+
+/* Returns the span's pages from byte `from` on to the OS; the span reads as zero from there on
+ * (partial pages at either end are cleared by hand). Free-list totals are the caller's. */
+static void span_decommit_from(huge_span_t *span, size_t from)
+{
+    if (from < HUGE_SPAN_BYTES) from = HUGE_SPAN_BYTES;
+    size_t end = min_size(span->committed, span->size);
+    if (end <= from) return;
+    uint8_t *base = (uint8_t *)span;
+    uintptr_t lo = hk_align_up_small((uintptr_t)base + from, os_page());
+    uintptr_t hi = ((uintptr_t)base + end) & ~(uintptr_t)(os_page() - 1);
+    if (hi > lo) {
+        memset(base + from, 0, lo - ((uintptr_t)base + from));
+        memset((void *)hi, 0, (uintptr_t)base + end - hi);
+        sys_decommit((void *)lo, hi - lo);
+    } else {
+        memset(base + from, 0, end - from);
+    }
+    span->committed = from;
+    size_t left = pages_in(from);
+    if ((span->resident & ~RESIDENT_MEASURED) > left)
+        set_resident(span, left, span->resident & RESIDENT_MEASURED);
+    hk_stat_add(&fast_global_stats[STAT_huge_decommits], 1);
+}
+
+static void free_span_decommit_from(huge_span_t *span, size_t from)
+{
+    size_t before = resident_bytes(span);
+    span_decommit_from(span, from);
+    free_resident_bytes -= before - resident_bytes(span);
+}
+
+/* Counts the span's resident pages with mincore (free span on the list). */
+static void free_span_measure(huge_span_t *span)
+{
+    size_t end = min_size(span->committed, span->size);
+    uintptr_t lo = hk_align_up_small((uintptr_t)span + HUGE_SPAN_BYTES, os_page());
+    uintptr_t hi = ((uintptr_t)span + end) & ~(uintptr_t)(os_page() - 1);
+    size_t pages = 0;
+    if (hi > lo && sys_resident((void *)lo, hi - lo, &pages) != 0) pages = pages_in(end);
+    size_t before = resident_bytes(span);
+    set_resident(span, pages + 1, true); /* and the header's page */
+    free_resident_bytes = free_resident_bytes - before + resident_bytes(span);
+}
+
+/* ---- Split and merge (huge_lock held) -------------------------------------------------------- */
+
+/* Cuts span after its first keep bytes; the rest becomes a free span. */
+static void span_split(segment_t *region, huge_span_t *span, size_t keep, uint32_t now)
+{
+    size_t committed = span->committed > keep ? span->committed - keep : 0;
+    huge_span_t *rest = span_init((uint8_t *)span + keep, span->size - keep, span, committed);
+    size_t resident = span->resident & ~RESIDENT_MEASURED;
+    size_t rest_resident = min_size(resident, pages_in(rest->committed));
+    set_resident(rest, rest_resident, false);
+    set_resident(span, min_size(resident - rest_resident, pages_in(keep)), false);
+    span->size = keep;
+    span->committed = min_size(span->committed, keep);
+    huge_span_t *above = span_above(region, rest);
+    if (above) above->below = rest;
+    free_list_add(rest, now);
+    hk_stat_add(&fast_global_stats[STAT_huge_splits], 1);
+}
+
+/* Joins above (a free span right after span, already off the list) into span. */
+static void span_absorb(segment_t *region, huge_span_t *span, huge_span_t *above)
+{
+    size_t size = above->size;
+    set_resident(span, (span->resident & ~RESIDENT_MEASURED) +
+                           (above->resident & ~RESIDENT_MEASURED), false);
+    if (above->committed > HUGE_SPAN_BYTES)
+        span->committed = span->size + above->committed;
+    else
+        memset(above, 0, HUGE_SPAN_BYTES); /* all of above reads as zero now */
+    above->cookie = 0;
+    span->size += size;
+    huge_span_t *next = span_above(region, span);
+    if (next) next->below = span;
+    hk_stat_add(&fast_global_stats[STAT_huge_merges], 1);
+}
+
+/* ---- Regions --------------------------------------------------------------------------------- */
+
+static huge_span_t *region_first_span(segment_t *region)
+{
+    return (huge_span_t *)((uint8_t *)region + HUGE_REGION_HEADER_BYTES);
+}
+
+/* Maps a region for a span of at least span_bytes at the alignment; its whole room is one free
+ * span, off the list (the caller takes it). */
+static huge_span_t *region_map(size_t span_bytes, size_t map_align, segment_t **out)
+{
+    size_t exact;
+    if (!hk_add(span_bytes, HUGE_REGION_HEADER_BYTES, &exact) ||
+        !hk_align_up(exact, HUGE_GRAIN_BYTES, &exact))
+        return NULL;
+    /* A roomy region (whole chunks, at least HUGE_REGION_BYTES); the exact size when address
+     * space is tight (RLIMIT_AS). */
+    size_t size = exact < HUGE_REGION_BYTES ? HUGE_REGION_BYTES : hk_align_up_small(exact, SEGMENT_SIZE);
+    if (size < exact) size = exact;
+    void *memory;
+    if (sys_map_aligned(size, map_align, &memory) != 0) {
+        size = exact;
+        if (sys_map_aligned(size, map_align, &memory) != 0) return NULL;
+    }
+    segment_t *region = memory; /* zero-filled */
+    region->page_shift = 63;
+    region->kind = SEGMENT_HUGE;
+    region->map_size = size;
+    region->cookie = SEGMENT_COOKIE ^ (uintptr_t)region;
+    fast_segment_list_push(&regions, region);
+    fast_registry_set(region, size, true);
+    hk_stat_add(&fast_global_stats[STAT_huge_regions_mapped], 1);
+    *out = region;
+    return span_init(region_first_span(region), size - HUGE_REGION_HEADER_BYTES, NULL, 0);
+}
+
+static bool region_is_empty(segment_t *region)
+{
+    huge_span_t *first = region_first_span(region);
+    return span_is_free(first) && first->size == region->map_size - HUGE_REGION_HEADER_BYTES;
+}
+
+static void region_unmap(segment_t *region)
+{
+    free_list_remove(region_first_span(region));
+    fast_segment_list_remove(&regions, region);
+    region->cookie = 0;
+    fast_registry_set(region, region->map_size, false);
+    sys_unmap(region, region->map_size);
+    hk_stat_add(&fast_global_stats[STAT_huge_regions_unmapped], 1);
+}
+
+/* ---- Budget and decay (huge_lock held) ------------------------------------------------------- */
+
+static size_t committed_budget(void)
+{
+    size_t live = __atomic_load_n(&fast_global_stats[STAT_page_bytes_in_use], __ATOMIC_RELAXED) +
+                  __atomic_load_n(&fast_global_stats[STAT_huge_bytes_in_use], __ATOMIC_RELAXED);
+    size_t share = live >> HUGE_COMMITTED_LIVE_SHIFT;
+    return share > HUGE_COMMITTED_MIN_BYTES ? share : HUGE_COMMITTED_MIN_BYTES;
+}
+
+/* The committed free span to give back first when over budget: the highest one, as a heap gives
+ * back its top (on partly touched big-block churn this faults fewer pages in again than giving
+ * back the oldest). */
+static huge_span_t *span_to_decommit(void)
+{
+    huge_span_t *top = NULL;
+    for (huge_span_t *s = free_spans; s; s = s->next)
+        if (resident_bytes(s) > os_page() && (!top || s > top)) top = s;
+    return top;
+}
+
+/* Decommits free spans idle past the decay time (all when force), unmaps regions entirely free
+ * for several decay times (all when force) or beyond the address-space limit, then takes
+ * committed free memory down to the budget, highest span first. Returns regions unmapped. */
+static unsigned huge_maintain(uint32_t now, bool force)
+{
+    uint32_t decay = fast_options.huge_decay_ms;
+    uint32_t next_due = now + (decay ? decay : 1);
+    for (huge_span_t *s = free_spans; s; s = s->next) {
+        uint32_t idle = now - s->freed_ms;
+        if (s->committed > HUGE_SPAN_BYTES) {
+            if (force || idle >= decay)
+                free_span_decommit_from(s, 0);
+            else if ((int32_t)(s->freed_ms + decay - next_due) < 0)
+                next_due = s->freed_ms + decay;
         }
     }
-    return dropped;
+    unsigned unmapped = 0;
+    size_t empty_bytes = 0;
+    segment_t *next;
+    for (segment_t *region = regions; region; region = next) {
+        next = region->next;
+        if (!region_is_empty(region)) continue;
+        huge_span_t *span = region_first_span(region);
+        uint32_t due = span->freed_ms + decay * HUGE_UNMAP_DECAYS;
+        empty_bytes += region->map_size;
+        if (force || (int32_t)(now - due) >= 0 || empty_bytes > HUGE_FREE_REGION_MAX_BYTES) {
+            empty_bytes -= region->map_size;
+            region_unmap(region);
+            unmapped++;
+        } else if ((int32_t)(due - next_due) < 0) {
+            next_due = due;
+        }
+    }
+    size_t budget = committed_budget();
+    huge_span_t *s;
+    while (free_resident_bytes > budget && (s = span_to_decommit()) != NULL) {
+        if (!(s->resident & RESIDENT_MEASURED)) {
+            free_span_measure(s); /* maybe it holds less than thought */
+            continue;
+        }
+        free_span_decommit_from(s, 0);
+    }
+    __atomic_store_n(&huge_next_maintain_ms, next_due, __ATOMIC_RELAXED);
+    return unmapped;
 }
 
-/* The smallest cached mapping that holds need bytes at the alignment, not over twice as big. */
-static segment_t *cache_take(size_t need, size_t map_align)
+/* Called from the small-block slow path's clock tick, so idle huge memory decays even in a
+ * program that no longer allocates huge blocks. Cheap when nothing is due. */
+void fast_huge_tick(uint32_t now)
 {
-    int best = -1;
-    for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
-        segment_t *s = huge_cache[i];
-        if (!s || s->map_size < need || s->map_size / 2 > need) continue;
-        if ((uintptr_t)s & (map_align - 1)) continue;
-        if (best < 0 || s->map_size < huge_cache[best]->map_size) best = i;
+    if (!__atomic_load_n(&free_spans, __ATOMIC_RELAXED)) return;
+    if ((int32_t)(now - __atomic_load_n(&huge_next_maintain_ms, __ATOMIC_RELAXED)) < 0) return;
+    if (!hk_trylock(&huge_lock)) return;
+    huge_maintain(now, false);
+    hk_unlock(&huge_lock);
+}
+
+/* ---- Allocation ------------------------------------------------------------------------------ */
+
+/* Where a block of size bytes at the alignment would start in a free span, or 0 if it does not
+ * fit; *end receives the page-rounded end of its span (room included). */
+static uintptr_t span_fit(huge_span_t *span, size_t size, size_t alignment, size_t room,
+                          uintptr_t *end)
+{
+    uintptr_t start = (uintptr_t)span;
+    uintptr_t block = hk_align_up_small(start + HUGE_SPAN_BYTES, alignment);
+    uintptr_t limit = start + span->size;
+    if (block > limit || limit - block < size) return 0;
+    uintptr_t want = block + (size > room ? size : room);
+    if (want < block || want > limit) want = block + size; /* room is a wish */
+    *end = hk_align_up_small(want, HUGE_GRAIN_BYTES);
+    if (*end > limit) *end = limit;
+    return block;
+}
+
+/* Bytes of the span a block of size bytes covers, to the end of its last page (the span ends
+ * on a page boundary, or at its region's end). */
+static size_t span_need(huge_span_t *span, size_t size)
+{
+    uintptr_t end = hk_align_up_small((uintptr_t)span_block(span) + size, os_page());
+    size_t need = (size_t)(end - (uintptr_t)span);
+    return need < span->size ? need : span->size;
+}
+
+/* The free span that best fits: the one whose committed memory covers most of the block, then
+ * the smallest. Taken off the list. */
+static huge_span_t *free_list_take(size_t size, size_t alignment)
+{
+    huge_span_t *best = NULL;
+    size_t best_warm = 0;
+    for (huge_span_t *s = free_spans; s; s = s->next) {
+        uintptr_t end;
+        uintptr_t block = span_fit(s, size, alignment, 0, &end);
+        if (!block) continue;
+        size_t need = block + size - (uintptr_t)s;
+        size_t warm = min_size(s->committed, need);
+        if (!best || warm > best_warm || (warm == best_warm && s->size < best->size)) {
+            best = s;
+            best_warm = warm;
+        }
     }
-    if (best < 0) return NULL;
-    segment_t *segment = huge_cache[best];
-    huge_cache[best] = NULL;
-    if (segment->huge_committed) huge_cache_committed -= segment->map_size;
-    hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
-    return segment;
+    if (best) free_list_remove(best);
+    return best;
+}
+
+/* Carves the block out of a free span (off the list): a free span before it when the alignment
+ * leaves room for one, the block's span, and the rest back on the free list. */
+static huge_span_t *span_carve(segment_t *region, huge_span_t *span, size_t size,
+                               size_t alignment, size_t room, uint32_t now)
+{
+    uintptr_t end;
+    uintptr_t block = span_fit(span, size, alignment, room, &end);
+    huge_span_t *used = (huge_span_t *)(block - HUGE_SPAN_BYTES);
+    if (used != span) {
+        size_t lead = (size_t)((uintptr_t)used - (uintptr_t)span);
+        span_split(region, span, lead, now); /* span keeps the lead, free; used = the rest */
+        free_list_remove(used);
+        free_list_add(span, now);
+        span = used;
+    }
+    size_t keep = (size_t)(end - (uintptr_t)span);
+    if (span->size > keep) span_split(region, span, keep, now);
+    return span;
 }
 
 void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
@@ -91,106 +473,200 @@ void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
     return fast_huge_malloc_reserve(size, alignment, zero, 0);
 }
 
-/* Like fast_huge_malloc, with at least reserve bytes of address space mapped for the block to
- * grow into (fast_huge_resize): pages never touched cost no memory. */
+/* Like fast_huge_malloc, with room for the block to grow to reserve bytes in place when the
+ * free span it comes from has it (address space only until touched). */
 void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve)
 {
     if (size > PTRDIFF_MAX) return NULL;
     if (alignment < 16) alignment = 16;
-    if (size < 16) size = 16; /* a block of size 0 still lies inside its mapping */
-    size_t map_align = alignment > SEGMENT_SIZE ? alignment : SEGMENT_SIZE;
-    size_t offset = hk_align_up_small(HUGE_HEADER_BYTES, alignment);
-    size_t need;
-    if (!hk_add(offset, size, &need) || !hk_align_up(need, sys_page_size(), &need)) return NULL;
-
+    if (size < 16) size = 16;
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
-    cache_maintain(now, false);
-    size_t map_size = need;
-    if (reserve > need && !hk_align_up(reserve, sys_page_size(), &map_size)) map_size = need;
-    segment_t *segment = cache_take(map_size, map_align);
-    hk_unlock(&huge_lock);
-    if (segment) {
-        hk_stat_add(&fast_global_stats[STAT_huge_cache_hits], 1);
-        if (zero) memset((uint8_t *)segment + offset, 0, size);
+    huge_span_t *span = free_list_take(size, alignment);
+    segment_t *region = NULL;
+    bool fresh = span == NULL;
+    if (fresh) {
+        size_t span_bytes;
+        size_t map_align = alignment > SEGMENT_SIZE ? alignment : SEGMENT_SIZE;
+        if (!hk_add(size, HUGE_SPAN_BYTES + alignment + HUGE_GRAIN_BYTES, &span_bytes) ||
+            !(span = region_map(span_bytes, map_align, &region))) {
+            hk_unlock(&huge_lock);
+            return NULL;
+        }
     } else {
-        void *memory;
-        if (sys_map_aligned(map_size, map_align, &memory) != 0) return NULL;
-        segment = memory; /* zero-filled */
-        segment->page_shift = 63;
-        segment->kind = SEGMENT_HUGE;
-        segment->map_size = map_size;
-        segment->cookie = SEGMENT_COOKIE ^ (uintptr_t)segment;
-        fast_registry_set(segment, map_size, true);
+        region = fast_segment_resolve(span);
     }
-    segment->huge_block = (uint8_t *)segment + offset;
-    /* Usable: the pages the request spans, not the whole mapping, so realloc copies and
-     * malloc_usable_size stay honest; the rest is room to grow in place. */
-    segment->huge_usable = need - offset;
+    span = span_carve(region, span, size, alignment, reserve, now);
+    uint8_t *block = span_block(span);
+    size_t need = span_need(span, size);
+    span->usable = need - HUGE_SPAN_BYTES;
+    size_t warm = span->committed;
+    if (span->committed < need) span->committed = need;
+    huge_maintain(now, false);
+    hk_unlock(&huge_lock);
+
+    if (!fresh) hk_stat_add(&fast_global_stats[STAT_huge_cache_hits], 1);
+    if (zero && warm > HUGE_SPAN_BYTES) memset(block, 0, min_size(warm, need) - HUGE_SPAN_BYTES);
     hk_stat_add(&fast_global_stats[STAT_huge_allocs], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_blocks_in_use], 1);
-    hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], segment->huge_usable);
-    return segment->huge_block;
+    hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    return block;
 }
 
-void fast_huge_free(segment_t *segment, void *p, const char *who)
+static HK_NORETURN HK_COLD void bad_huge_pointer(bool was_free, const void *p, const char *who)
 {
-    if (hk_unlikely(segment->huge_block != p)) {
-        if (!segment->huge_block) hk_fatal("double free of %p in %s()", p, who);
-        hk_fatal("invalid pointer %p in %s()", p, who);
-    }
-    hk_stat_add(&fast_global_stats[STAT_huge_frees], 1);
-    hk_stat_sub(&fast_global_stats[STAT_huge_blocks_in_use], 1);
-    hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], segment->huge_usable);
-    segment->huge_block = NULL;
+    if (was_free) hk_fatal("double free of %p in %s()", p, who);
+    hk_fatal("invalid pointer %p in %s()", p, who);
+}
+
+/* The block's span, or a fatal error naming the misuse. */
+static huge_span_t *span_checked(const segment_t *region, const void *p, const char *who)
+{
+    bool was_free;
+    huge_span_t *span = span_of_block(region, p, &was_free);
+    if (hk_unlikely(!span)) bad_huge_pointer(was_free, p, who);
+    return span;
+}
+
+size_t fast_huge_usable(const segment_t *region, const void *p, const char *who)
+{
+    return span_checked(region, p, who)->usable;
+}
+
+void fast_huge_free(segment_t *region, void *p, const char *who)
+{
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
-    cache_maintain(now, false);
-    uint64_t cached = __atomic_load_n(&fast_global_stats[STAT_huge_cache_bytes], __ATOMIC_RELAXED);
-    if (segment->map_size <= HUGE_CACHE_MAX_BYTES - cached) {
-        for (unsigned i = 0; i < HUGE_CACHE_SLOTS; i++) {
-            if (huge_cache[i]) continue;
-            segment->huge_cached_ms = now;
-            segment->huge_committed = 1;
-            huge_cache_committed += segment->map_size;
-            huge_cache[i] = segment;
-            hk_stat_add(&fast_global_stats[STAT_huge_cache_bytes], segment->map_size);
-            if (huge_cache_committed > HUGE_CACHE_COMMITTED_BYTES ||
-                fast_options.purge_delay_ms == 0)
-                cache_decommit(segment);
-            segment = NULL;
-            break;
-        }
+    huge_span_t *span = span_checked(region, p, who);
+    hk_stat_add(&fast_global_stats[STAT_huge_frees], 1);
+    hk_stat_sub(&fast_global_stats[STAT_huge_blocks_in_use], 1);
+    hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    set_resident(span, pages_in(span->committed), false); /* as if every page was touched */
+    huge_span_t *above = span_above(region, span);
+    if (span_is_free(above)) {
+        free_list_remove(above);
+        span_absorb(region, span, above);
     }
+    if (span_is_free(span->below)) {
+        huge_span_t *below = span->below;
+        free_list_remove(below);
+        span_absorb(region, below, span);
+        span = below;
+    }
+    free_list_add(span, now);
+    huge_maintain(now, false);
     hk_unlock(&huge_lock);
-    if (segment) huge_unmap(segment);
 }
 
-/* Resizes a huge block within its mapping: true (and the block's usable size follows) when
+/* Resizes a huge block in place: within its span, by taking free space right after it, or by
+ * giving back the room after it when it shrinks a lot. True (and the usable size follows) when
  * size fits; otherwise false and nothing changes. */
-bool fast_huge_resize(segment_t *segment, void *p, size_t size, const char *who)
+bool fast_huge_resize(segment_t *region, void *p, size_t size, const char *who)
 {
-    if (hk_unlikely(segment->huge_block != p)) {
-        if (!segment->huge_block) hk_fatal("double free of %p in %s()", p, who);
-        hk_fatal("invalid pointer %p in %s()", p, who);
-    }
-    size_t offset = (size_t)((uint8_t *)p - (uint8_t *)segment);
-    size_t need;
-    if (!hk_add(offset, size < 16 ? 16 : size, &need) ||
-        !hk_align_up(need, sys_page_size(), &need) || need > segment->map_size)
+    if (size < 16) size = 16;
+    uint32_t now = fast_now_ms();
+    hk_lock(&huge_lock);
+    huge_span_t *span = span_checked(region, p, who);
+    set_resident(span, pages_in(span->committed), false);
+    uintptr_t end;
+    if (size > PTRDIFF_MAX || !hk_align_up((uintptr_t)p + size, os_page(), &end)) {
+        hk_unlock(&huge_lock);
         return false;
-    size_t usable = need - offset;
-    hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], segment->huge_usable);
-    hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], usable);
-    segment->huge_usable = usable;
+    }
+    size_t need = (size_t)(end - (uintptr_t)span);
+    if (need > span->size) {
+        huge_span_t *above = span_above(region, span);
+        if (!span_is_free(above) || span->size + above->size < need) {
+            hk_unlock(&huge_lock);
+            return false;
+        }
+        free_list_remove(above);
+        span_absorb(region, span, above);
+    }
+    size_t keep = hk_align_up_small(need, HUGE_GRAIN_BYTES);
+    if (need > span->size) need = span->size; /* the region's last span ends unaligned */
+    if (keep < span->size && span->size - keep >= HUGE_SHRINK_MIN_BYTES) {
+        span_split(region, span, keep, now);
+        huge_span_t *rest = span_above(region, span);
+        huge_span_t *after = span_above(region, rest);
+        if (span_is_free(after)) { /* keep no two free spans side by side */
+            free_list_remove(after);
+            free_list_remove(rest);
+            span_absorb(region, rest, after);
+            free_list_add(rest, now);
+        }
+    }
+    hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    span->usable = need - HUGE_SPAN_BYTES;
+    if (span->committed < need) span->committed = need;
+    hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    hk_unlock(&huge_lock);
     return true;
 }
 
-/* Empties the cache (malloc_trim). */
+/* Returns all free huge memory to the OS (malloc_trim): free spans decommitted, empty regions
+ * unmapped. True when a region was unmapped. */
 bool fast_huge_trim(void)
 {
     hk_lock(&huge_lock);
-    unsigned dropped = cache_maintain(0, true);
+    unsigned unmapped = huge_maintain(fast_now_ms(), true);
     hk_unlock(&huge_lock);
-    return dropped != 0;
+    return unmapped != 0;
+}
+
+/* ---- Invariant checker --------------------------------------------------------------------- */
+
+static bool huge_check_fail(const char *what, const void *where)
+{
+    hk_warn("fast_check: huge: %s (%p)", what, where);
+    return false;
+}
+
+/* Walks every region span by span: boundary tags agree, spans tile the region exactly, no two
+ * free spans touch, every free span is on the free list and the list holds nothing else, and
+ * the list's resident total is the sum of its spans'. */
+bool fast_huge_check(void)
+{
+    hk_lock(&huge_lock);
+    bool ok = true;
+    size_t free_seen = 0, resident_seen = 0, listed = 0, listed_resident = 0;
+    for (segment_t *region = regions; region && ok; region = region->next) {
+        if (region->cookie != (SEGMENT_COOKIE ^ (uintptr_t)region) || region->kind != SEGMENT_HUGE)
+            ok = huge_check_fail("bad region header", region);
+        huge_span_t *below = NULL;
+        uint8_t *at = (uint8_t *)region_first_span(region);
+        while (ok && at < region_end(region)) {
+            huge_span_t *span = (huge_span_t *)at;
+            if (span->cookie != (HUGE_SPAN_COOKIE ^ (uintptr_t)span))
+                ok = huge_check_fail("bad span cookie", span);
+            else if (span->below != below)
+                ok = huge_check_fail("span's lower neighbour disagrees", span);
+            else if (span->size < HUGE_SPAN_BYTES || span->size % HUGE_SPAN_BYTES ||
+                     at + span->size > region_end(region))
+                ok = huge_check_fail("span size", span);
+            else if (span_is_free(span) && span_is_free(below))
+                ok = huge_check_fail("two free spans side by side", span);
+            else if (!span_is_free(span) && span->usable + HUGE_SPAN_BYTES > span->size)
+                ok = huge_check_fail("block larger than its span", span);
+            if (ok && span_is_free(span)) {
+                free_seen++;
+                resident_seen += resident_bytes(span);
+                if (resident_bytes(span) > hk_align_up_small(span->committed, os_page()) + os_page())
+                    ok = huge_check_fail("more resident than committed", span);
+            }
+            below = span;
+            at += span->size;
+        }
+        if (ok && at != region_end(region)) ok = huge_check_fail("spans overrun the region", region);
+    }
+    for (huge_span_t *s = free_spans; s && ok; s = s->next) {
+        if (!span_is_free(s)) ok = huge_check_fail("span in use on the free list", s);
+        listed++;
+        listed_resident += resident_bytes(s);
+    }
+    if (ok && listed != free_seen) ok = huge_check_fail("free list and regions disagree", NULL);
+    if (ok && (listed_resident != free_resident_bytes || resident_seen != listed_resident))
+        ok = huge_check_fail("resident total", NULL);
+    hk_unlock(&huge_lock);
+    return ok;
 }

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 static struct {
-    uint64_t mmap, munmap, madvise, mprotect, brk, failures;
+    uint64_t mmap, munmap, madvise, mprotect, mincore, brk, failures;
     uint64_t mapped_bytes, mapped_peak_bytes, brk_bytes;
 } counters;
 
@@ -89,6 +89,25 @@ int sys_decommit(void *addr, size_t size)
     return 0;
 }
 
+int sys_resident(void *addr, size_t size, size_t *pages)
+{
+    int saved = errno;
+    size_t page = sys_page_size();
+    unsigned char vec[1024]; /* one byte per page: 4 MiB of 4 KiB pages per call */
+    size_t count = 0;
+    uint8_t *at = addr;
+    while (size > 0) {
+        size_t chunk = size < sizeof vec * page ? size : sizeof vec * page;
+        COUNT(mincore);
+        if (mincore(at, chunk, vec) != 0) return fail(saved);
+        for (size_t i = 0; i < (chunk + page - 1) / page; i++) count += vec[i] & 1;
+        at += chunk;
+        size -= chunk;
+    }
+    *pages = count;
+    return 0;
+}
+
 int sys_purge_lazy(void *addr, size_t size)
 {
 #ifdef MADV_FREE
@@ -133,6 +152,7 @@ void sys_counters(sys_counters_t *out)
     out->munmap = __atomic_load_n(&counters.munmap, __ATOMIC_RELAXED);
     out->madvise = __atomic_load_n(&counters.madvise, __ATOMIC_RELAXED);
     out->mprotect = __atomic_load_n(&counters.mprotect, __ATOMIC_RELAXED);
+    out->mincore = __atomic_load_n(&counters.mincore, __ATOMIC_RELAXED);
     out->brk = __atomic_load_n(&counters.brk, __ATOMIC_RELAXED);
     out->failures = __atomic_load_n(&counters.failures, __ATOMIC_RELAXED);
     out->mapped_bytes = __atomic_load_n(&counters.mapped_bytes, __ATOMIC_RELAXED);
@@ -146,6 +166,7 @@ void sys_counters_reset(void)
     __atomic_store_n(&counters.munmap, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&counters.madvise, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&counters.mprotect, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&counters.mincore, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&counters.brk, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&counters.failures, 0, __ATOMIC_RELAXED);
 }

@@ -21,6 +21,7 @@ typedef struct {
     uint64_t munmap;            /* munmap calls */
     uint64_t madvise;           /* madvise calls (decommit and lazy purge) */
     uint64_t mprotect;          /* mprotect calls */
+    uint64_t mincore;           /* mincore calls (resident-page counts) */
     uint64_t brk;               /* sbrk calls that moved the break */
     uint64_t failures;          /* calls of any kind that returned an error */
     uint64_t mapped_bytes;      /* bytes mapped now (mmap minus munmap) */
@@ -47,6 +48,10 @@ int sys_decommit(void *addr, size_t size);
 /* Lets the kernel take the pages when it needs memory (MADV_FREE, falling back to
  * MADV_DONTNEED on kernels without it); contents are undefined afterwards. */
 int sys_purge_lazy(void *addr, size_t size);
+
+/* Counts the resident pages of [addr, addr + size) (page-aligned) with mincore; never
+ * allocates (one mincore call per 4 MiB). */
+int sys_resident(void *addr, size_t size, size_t *pages);
 
 /* Changes the protection of whole pages. */
 int sys_protect(void *addr, size_t size, sys_prot_t prot);
