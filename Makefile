@@ -11,7 +11,14 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 OPT      ?= -O2 -g
 VALGRIND ?= 0
-VERSION  := 0.1.0
+# The version is written in one place, HEAPKIT_VERSION in include/heapkit.h; hk_version(), the
+# shared libraries' names, the pkg-config and CMake files, the man pages, the command and the
+# Debian package all read it from there. SOVERSION, the first number, names the ABI (SONAME).
+VERSION   := $(shell sed -n 's/^\#define HEAPKIT_VERSION "\([0-9.]*\)"$$/\1/p' include/heapkit.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+ifeq ($(VERSION),)
+$(error cannot read HEAPKIT_VERSION from include/heapkit.h)
+endif
 
 WARN     := -Wall -Wextra -Werror
 CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc -DHEAPKIT_VALGRIND=$(VALGRIND)
@@ -22,8 +29,18 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-
 TEST_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -Itests
 TEST_LIBS   := -lcriterion -lpthread
 
-LIBDIR := $(BUILD)/lib
-BINDIR := $(BUILD)/bin
+BUILD_LIB := $(BUILD)/lib
+BUILD_BIN := $(BUILD)/bin
+
+# Shared libraries: each is built as $(BUILD_LIB)/libNAME.so.$(VERSION) with the SONAME
+# libNAME.so.$(SOVERSION) and the usual links (libNAME.so.$(SOVERSION) -> libNAME.so.$(VERSION),
+# libNAME.so -> libNAME.so.$(SOVERSION)), so LD_PRELOAD=$(BUILD_LIB)/libNAME.so and -lNAME work
+# from the build tree. Its version script (src/front/exports/libNAME.map) lists exactly what it
+# exports. Rules list $(call exports,libNAME) among the prerequisites and link
+# $(filter %.o,$^) with $(call shlib_ldflags,libNAME).
+exports = src/front/exports/$(1).map
+shlib_ldflags = -Wl,-soname,$(1).so.$(SOVERSION) -Wl,--version-script,$(call exports,$(1)) \
+	-Wl,-z,relro
 
 # obj/san map sources to objects: obj is the normal build, san the sanitizer build used by the
 # tests of engines that are not the process's malloc.
@@ -60,6 +77,12 @@ all:
 include $(sort $(wildcard mk/*.mk))
 
 all: $(LIBS) $(EXAMPLES) $(BINS) $(BUILD)/heapkit.pc
+
+$(BUILD_LIB)/%.so.$(SOVERSION): $(BUILD_LIB)/%.so.$(VERSION)
+	ln -sfn $(notdir $<) $@
+
+$(BUILD_LIB)/%.so: $(BUILD_LIB)/%.so.$(SOVERSION)
+	ln -sfn $(notdir $<) $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
