@@ -2,13 +2,14 @@
 #   make                 every library, example and tool        (build/lib, build/bin)
 #   make test            builds and runs every test suite       (tests/run.sh sums the results)
 #   make bench           benchmarks against glibc and the peers (see bench/README.md)
-#   make install PREFIX=/usr/local
+#   make install         libraries, headers, pkg-config and CMake files, man pages, the command
+#                        (PREFIX=/usr/local, LIBDIR, DESTDIR...: see mk/install.mk); make uninstall
+#   make deb             build/heapkit_<version>_<arch>.deb (mk/deb.mk)
 # Options: OPT='-O2 -g' (optimisation), CC=clang, VALGRIND=1 (valgrind client requests).
 # Each part of the tree adds its products in mk/<part>.mk by appending to LIBS, EXAMPLES, TESTS,
 # HEADERS and BINS, using the object lists and flags defined here.
 
 BUILD    ?= build
-PREFIX   ?= /usr/local
 OPT      ?= -O2 -g
 VALGRIND ?= 0
 # The version is written in one place, HEAPKIT_VERSION in include/heapkit.h; hk_version(), the
@@ -69,14 +70,14 @@ TESTS    :=
 HEADERS  :=
 BINS     :=
 
-.PHONY: all test bench install clean demo format FORCE
+.PHONY: all test bench clean demo format
 # Keep every built file, so make prints nothing after the tests' closing summary line.
 .SECONDARY:
 all:
 
 include $(sort $(wildcard mk/*.mk))
 
-all: $(LIBS) $(EXAMPLES) $(BINS) $(BUILD)/heapkit.pc
+all: $(LIBS) $(EXAMPLES) $(BINS)
 
 $(BUILD_LIB)/%.so.$(SOVERSION): $(BUILD_LIB)/%.so.$(VERSION)
 	ln -sfn $(notdir $<) $@
@@ -104,22 +105,8 @@ $(BUILD)/tests-san/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/heapkit.pc: FORCE
-	@rm -f $@
-	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: heapkit\nDescription: heapkit memory allocators\nVersion: %s\nLibs: -L$${libdir} -lheapkit\nLibs.private: -lpthread\nCflags: -I$${includedir}/heapkit\n' \
-		'$(PREFIX)' '$(VERSION)' > $@
-
 test: all $(TESTS)
 	@bash tests/run.sh $(TESTS)
-
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/heapkit $(DESTDIR)$(PREFIX)/bin
-	$(if $(filter %.a,$(LIBS)),install -m 644 $(filter %.a,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(filter %.so,$(LIBS)),install -m 755 $(filter %.so,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(HEADERS),install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/heapkit/)
-	install -m 644 $(BUILD)/heapkit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,365 @@
+/* heapkit installed as a system library: `make install` into a DESTDIR puts every file where
+ * mk/install.mk says and `make uninstall` takes every one away again; programs build against
+ * the installed tree with pkg-config and with CMake's find_package(heapkit) and run; the
+ * installed command finds its libraries relative to itself. Every test installs into its own
+ * temporary directory, from the build tree this suite was built with. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "heapkit.h"
+
+#if !defined(HK_SOURCE_DIR) || !defined(HK_BUILD) || !defined(HK_CC)
+#error "HK_SOURCE_DIR, HK_BUILD and HK_CC must describe the build (see mk/install.mk)"
+#endif
+
+/* `make` in the source tree with this build's directory and compiler, so it finds everything
+ * built and rebuilds nothing. The variables of the make that runs the tests are dropped: this is
+ * a new make, not one of its jobs. */
+#define MAKE_IN_TREE                                                                               \
+    "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C '" HK_SOURCE_DIR      \
+    "' 'BUILD=" HK_BUILD "' 'CC=" HK_CC "'"
+
+#define SHARED_LIBRARIES                                                                           \
+    "libheapkit", "libheapkit-buddy", "libosmem", "libmemory_allocation", "libmemalloc", "libmm"
+#define PKG_CONFIG_NAMES "heapkit", "heapkit-buddy", "osmem", "memory_allocation", "memalloc", "mm"
+#define HEADERS                                                                                    \
+    "heapkit.h", "osmem.h", "block_meta.h", "memory_allocation.h", "memalloc.h",                   \
+        "UserAPI_MemoryManager.h", "MM.h"
+
+/* Runs a shell command (its stderr joined to stdout) and expects it to succeed; the caller frees
+ * the result. */
+static child_result_t *run(const char *format, ...)
+{
+    char command[8192];
+    va_list ap;
+    va_start(ap, format);
+    int n = vsnprintf(command, sizeof command, format, ap);
+    va_end(ap);
+    cr_assert_lt((size_t)n + 16, sizeof command, "command too long");
+    memmove(command + 11, command, (size_t)n + 1);
+    memcpy(command, "exec 2>&1; ", 11);
+    child_result_t *r = malloc(sizeof *r);
+    cr_assert_not_null(r);
+    child_run(r, command, NULL, 300);
+    cr_assert_eq(child_exit_code(r), 0, "`%s` failed (%d):\n%s", command, child_exit_code(r),
+                 r->out);
+    return r;
+}
+
+/* The same, for a command that must fail. */
+static child_result_t *run_failing(const char *format, ...)
+{
+    char command[8192];
+    va_list ap;
+    va_start(ap, format);
+    int n = vsnprintf(command, sizeof command, format, ap);
+    va_end(ap);
+    cr_assert_lt((size_t)n + 16, sizeof command, "command too long");
+    memmove(command + 11, command, (size_t)n + 1);
+    memcpy(command, "exec 2>&1; ", 11);
+    child_result_t *r = malloc(sizeof *r);
+    cr_assert_not_null(r);
+    child_run(r, command, NULL, 300);
+    cr_assert_neq(child_exit_code(r), 0, "`%s` succeeded:\n%s", command, r->out);
+    return r;
+}
+
+static void make_temp_dir(char *dir, size_t cap)
+{
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(dir, cap, "%s/heapkit-install-XXXXXX", base);
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
+}
+
+static void remove_dir(const char *dir)
+{
+    free(run("rm -rf '%s'", dir));
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The kind and mode of path (without following a last link), or 0 when it is missing. */
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? st.st_mode : 0;
+}
+
+static void expect_link(const char *dir, const char *name, const char *target)
+{
+    char path[4096], found[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    cr_assert(S_ISLNK(mode_of(path)), "%s is not a symbolic link", path);
+    ssize_t n = readlink(path, found, sizeof found - 1);
+    cr_assert_gt(n, 0);
+    found[n] = '\0';
+    cr_expect_str_eq(found, target, "%s -> %s", path, found);
+}
+
+static void expect_file(const char *dir, const char *name, mode_t permissions)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    mode_t mode = mode_of(path);
+    cr_assert(S_ISREG(mode), "%s is missing or not a file", path);
+    cr_expect_eq(mode & 07777, permissions, "%s has mode %o", path, mode & 07777);
+}
+
+static int count_files(const char *root)
+{
+    child_result_t *r = run("find '%s' ! -type d | wc -l", root);
+    int n = atoi(r->out);
+    free(r);
+    return n;
+}
+
+Test(install, puts_every_file_in_place_and_uninstall_removes_them_all)
+{
+    char root[512], dir[1024];
+    make_temp_dir(root, sizeof root);
+    free(run(MAKE_IN_TREE " install DESTDIR='%s'", root));
+
+    int expected = 0;
+    static const char *const libs[] = {SHARED_LIBRARIES};
+    snprintf(dir, sizeof dir, "%s/usr/local/lib", root);
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        char so[128], so_major[128], so_full[128];
+        snprintf(so, sizeof so, "%s.so", libs[i]);
+        snprintf(so_full, sizeof so_full, "%s.so.%s", libs[i], HEAPKIT_VERSION);
+        snprintf(so_major, sizeof so_major, "%s.so.%.*s", libs[i],
+                 (int)strcspn(HEAPKIT_VERSION, "."), HEAPKIT_VERSION);
+        expect_file(dir, so_full, 0644);
+        expect_link(dir, so_major, so_full);
+        expect_link(dir, so, so_major);
+        expected += 3;
+    }
+    expect_file(dir, "libheapkit.a", 0644);
+    expect_file(dir, "libmemory_allocation.a", 0644);
+    expected += 2;
+
+    static const char *const pcs[] = {PKG_CONFIG_NAMES};
+    snprintf(dir, sizeof dir, "%s/usr/local/lib/pkgconfig", root);
+    for (size_t i = 0; i < sizeof pcs / sizeof pcs[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s.pc", pcs[i]);
+        expect_file(dir, name, 0644);
+        expected++;
+    }
+    snprintf(dir, sizeof dir, "%s/usr/local/lib/cmake/heapkit", root);
+    expect_file(dir, "heapkitConfig.cmake", 0644);
+    expect_file(dir, "heapkitConfigVersion.cmake", 0644);
+    expected += 2;
+
+    static const char *const headers[] = {HEADERS};
+    snprintf(dir, sizeof dir, "%s/usr/local/include/heapkit", root);
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        expect_file(dir, headers[i], 0644);
+        expected++;
+    }
+    snprintf(dir, sizeof dir, "%s/usr/local/bin", root);
+    expect_file(dir, "heapkit", 0755);
+    expected++;
+
+    cr_expect_eq(count_files(root), expected, "install put other files than these %d", expected);
+
+    free(run(MAKE_IN_TREE " uninstall DESTDIR='%s'", root));
+    child_result_t *left = run("find '%s' ! -type d", root);
+    cr_expect_str_empty(left->out, "uninstall left files behind:\n%s", left->out);
+    free(left);
+    snprintf(dir, sizeof dir, "%s/usr/local/include/heapkit", root);
+    cr_expect_eq(mode_of(dir), 0, "uninstall left %s", dir);
+    remove_dir(root);
+}
+
+/* A program that uses every library but the buddy malloc (a process has one malloc): it prints
+ * the version and "ok" when each allocator served it. */
+static const char consumer_source[] =
+    "#include <heapkit.h>\n"
+    "#include <memalloc.h>\n"
+    "#include <memory_allocation.h>\n"
+    "#include <osmem.h>\n"
+    "#include <UserAPI_MemoryManager.h>\n"
+    "#include <malloc.h>\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "typedef struct { int id; char name[20]; } emp_t;\n"
+    "int main(void)\n"
+    "{\n"
+    "    char *a = malloc(64);\n"
+    "    void *b = os_malloc(100), *c = allocate_memory(100), *d = custom_malloc(100);\n"
+    "    MM_REG_STRUCT(emp_t);\n"
+    "    emp_t *e = XCALLOC(2, emp_t);\n"
+    "    int ok = a && b && c && d && e && e[1].id == 0 && malloc_usable_size(a) >= 64;\n"
+    "    XFREE(e), custom_free(d), free_memory(c), os_free(b), free(a);\n"
+    "    printf(\"%s %s\\n\", hk_version(), ok ? \"ok\" : \"failed\");\n"
+    "    return !ok;\n"
+    "}\n";
+
+/* For the buddy malloc: it is the process's malloc when its statistics come out at exit. */
+static const char buddy_consumer_source[] = "#include <malloc.h>\n"
+                                            "#include <stdio.h>\n"
+                                            "#include <stdlib.h>\n"
+                                            "int main(void)\n"
+                                            "{\n"
+                                            "    void *p = malloc(100);\n"
+                                            "    printf(\"%d\\n\", malloc_usable_size(p) >= 100);\n"
+                                            "    free(p);\n"
+                                            "    return 0;\n"
+                                            "}\n";
+
+Test(install, a_program_builds_with_pkg_config_against_a_destdir_install_and_runs)
+{
+    char root[512], path[1024];
+    make_temp_dir(root, sizeof root);
+    free(run(MAKE_IN_TREE " install DESTDIR='%s'", root));
+    snprintf(path, sizeof path, "%s/app.c", root);
+    write_file(path, consumer_source);
+    snprintf(path, sizeof path, "%s/buddy.c", root);
+    write_file(path, buddy_consumer_source);
+
+    /* The .pc files say prefix=/usr/local; the sysroot puts the DESTDIR in front. */
+    char pkg_config[8192];
+    snprintf(
+        pkg_config, sizeof pkg_config,
+        "PKG_CONFIG_SYSROOT_DIR='%s' PKG_CONFIG_LIBDIR='%s/usr/local/lib/pkgconfig' pkg-config",
+        root, root);
+    static const char *const pcs[] = {PKG_CONFIG_NAMES};
+    for (size_t i = 0; i < sizeof pcs / sizeof pcs[0]; i++) {
+        child_result_t *r = run("%s --modversion %s", pkg_config, pcs[i]);
+        cr_expect_str_eq(r->out, HEAPKIT_VERSION "\n", "%s.pc: %s", pcs[i], r->out);
+        free(r);
+    }
+    child_result_t *r = run("%s --static --libs heapkit", pkg_config);
+    cr_expect_not_null(strstr(r->out, "-lpthread"), "static linking needs threads: %s", r->out);
+    free(r);
+
+    free(run("cd '%s' && cc -Wall -Wextra -Werror app.c -o app "
+             "$(%s --cflags --libs heapkit osmem memory_allocation memalloc mm) && "
+             "cc -Wall -Werror buddy.c -o buddy $(%s --cflags --libs heapkit-buddy)",
+             root, pkg_config, pkg_config));
+    r = run("cd '%s' && LD_LIBRARY_PATH='%s/usr/local/lib' ./app", root, root);
+    cr_expect_str_eq(r->out, HEAPKIT_VERSION " ok\n");
+    free(r);
+    r = run("cd '%s' && LD_LIBRARY_PATH='%s/usr/local/lib' HEAPKIT_SHOW_STATS=1 ./buddy", root,
+            root);
+    cr_expect_not_null(strstr(r->out, "heapkit-buddy statistics"), "%s", r->out);
+    free(r);
+    remove_dir(root);
+}
+
+/* A CMake project over every imported target. The package is installed with another PREFIX and
+ * LIBDIR (lib64, which CMake does not search on Debian: heapkit_DIR names it) and found inside
+ * the DESTDIR, so this also shows the package is relocatable. */
+static const char cmake_project[] =
+    "cmake_minimum_required(VERSION 3.13)\n"
+    "project(consumer C)\n"
+    "find_package(heapkit " HEAPKIT_VERSION " REQUIRED COMPONENTS heapkit buddy osmem\n"
+    "             memory_allocation memalloc mm heapkit-static memory_allocation-static)\n"
+    "set(libs heapkit::osmem heapkit::memory_allocation heapkit::memalloc heapkit::mm)\n"
+    "add_executable(app app.c)\n"
+    "target_link_libraries(app PRIVATE heapkit::heapkit ${libs})\n"
+    "add_executable(app_static app.c)\n"
+    "target_link_libraries(app_static PRIVATE heapkit::heapkit-static ${libs})\n"
+    "add_executable(buddy buddy.c)\n"
+    "target_link_libraries(buddy PRIVATE heapkit::buddy)\n"
+    "file(WRITE ${CMAKE_BINARY_DIR}/found.txt \"${heapkit_VERSION}\")\n";
+
+Test(install, a_program_builds_with_cmake_find_package_and_runs)
+{
+    char root[512], path[1024];
+    make_temp_dir(root, sizeof root);
+    free(run(MAKE_IN_TREE
+             " install DESTDIR='%s/stage' PREFIX=/opt/heapkit LIBDIR=/opt/heapkit/lib64",
+             root));
+    snprintf(path, sizeof path, "%s/app.c", root);
+    write_file(path, consumer_source);
+    snprintf(path, sizeof path, "%s/buddy.c", root);
+    write_file(path, buddy_consumer_source);
+    snprintf(path, sizeof path, "%s/CMakeLists.txt", root);
+    write_file(path, cmake_project);
+
+    free(run("cd '%s' && cmake -S . -B build "
+             "-Dheapkit_DIR='%s/stage/opt/heapkit/lib64/cmake/heapkit' && "
+             "cmake --build build",
+             root, root));
+    child_result_t *r = run("cat '%s/build/found.txt'", root);
+    cr_expect_str_eq(r->out, HEAPKIT_VERSION);
+    free(r);
+    /* CMake links with a run path to the imported libraries: no LD_LIBRARY_PATH needed. */
+    r = run("cd '%s/build' && ./app && ./app_static", root);
+    cr_expect_str_eq(r->out, HEAPKIT_VERSION " ok\n" HEAPKIT_VERSION " ok\n");
+    free(r);
+    r = run("readelf -d '%s/build/app_static'", root);
+    cr_expect_null(strstr(r->out, "libheapkit.so"), "app_static links libheapkit.a:\n%s", r->out);
+    free(r);
+    r = run("cd '%s/build' && HEAPKIT_SHOW_STATS=1 ./buddy", root);
+    cr_expect_not_null(strstr(r->out, "heapkit-buddy statistics"), "%s", r->out);
+    free(r);
+    remove_dir(root);
+}
+
+Test(install, the_cmake_package_refuses_another_major_version_and_unknown_components)
+{
+    char root[512], path[1024];
+    make_temp_dir(root, sizeof root);
+    free(run(MAKE_IN_TREE " install DESTDIR='%s'", root));
+    snprintf(path, sizeof path, "%s/other-major", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/other-major/CMakeLists.txt", root);
+    write_file(path, "cmake_minimum_required(VERSION 3.13)\nproject(p NONE)\n"
+                     "find_package(heapkit 99.0 REQUIRED)\n");
+    snprintf(path, sizeof path, "%s/no-such-component", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/no-such-component/CMakeLists.txt", root);
+    write_file(path, "cmake_minimum_required(VERSION 3.13)\nproject(p NONE)\n"
+                     "find_package(heapkit REQUIRED COMPONENTS heapkit no-such-thing)\n");
+
+    child_result_t *r = run_failing("cd '%s' && cmake -S other-major -B b1 "
+                                    "-DCMAKE_PREFIX_PATH='%s/usr/local'",
+                                    root, root);
+    cr_expect_not_null(strstr(r->out, "version: " HEAPKIT_VERSION), "%s", r->out);
+    free(r);
+    r = run_failing("cd '%s' && cmake -S no-such-component -B b2 "
+                    "-DCMAKE_PREFIX_PATH='%s/usr/local'",
+                    root, root);
+    cr_expect_not_null(strstr(r->out, "no component 'no-such-thing'"), "%s", r->out);
+    free(r);
+    remove_dir(root);
+}
+
+Test(install, the_installed_command_finds_its_libraries_relative_to_itself)
+{
+    char root[512];
+    make_temp_dir(root, sizeof root);
+    free(run(MAKE_IN_TREE " install DESTDIR='%s' PREFIX=/usr LIBDIR=/usr/lib/some-arch", root));
+
+    child_result_t *r = run("'%s/usr/bin/heapkit' version", root);
+    cr_expect_str_eq(r->out, "heapkit " HEAPKIT_VERSION "\n");
+    free(r);
+    r = run("'%s/usr/bin/heapkit' lib buddy", root);
+    char expected[1024];
+    snprintf(expected, sizeof expected, "%s/usr/lib/some-arch/libheapkit-buddy.so.%s\n", root,
+             HEAPKIT_VERSION);
+    cr_expect_str_eq(r->out, expected);
+    free(r);
+    r = run(
+        "'%s/usr/bin/heapkit' run --stats -- sh -c 'grep -c \"%s/usr/lib/some-arch/libheapkit\" "
+        "/proc/self/maps'",
+        root, root);
+    cr_expect_gt(atoi(r->out), 0, "the installed library is mapped: %s", r->out);
+    cr_expect_not_null(strstr(r->out, "heapkit statistics"), "%s", r->out);
+    free(r);
+    remove_dir(root);
+}
