@@ -9,7 +9,8 @@
 #   $(PKGCONFIGDIR)   NAME.pc for each library: heapkit, heapkit-buddy, osmem, memory_allocation,
 #                     memalloc, mm (from pkg/product.pc.in)
 #   $(CMAKEDIR)       heapkitConfig.cmake and heapkitConfigVersion.cmake (find_package(heapkit))
-#   $(MANDIR)         the man pages of man/
+#   $(MANDIR)         the man pages of man/, and for each name on a section-3 page's NAME line
+#                     a link to the page (hk_trim.3 -> heapkit.3), so `man hk_trim` finds it
 #   $(BINDIR)         the heapkit command, which finds the libraries relative to itself
 # `make uninstall` with the same variables removes exactly those files (and the directories
 # named heapkit that install created, once empty). Nothing is stripped or compiled here: install
@@ -26,7 +27,12 @@ CMAKEDIR     ?= $(LIBDIR)/cmake/heapkit
 SHARED_LIBS = $(notdir $(filter %.so,$(LIBS)))
 STATIC_LIBS = $(notdir $(filter %.a,$(LIBS)))
 PC_NAMES    = $(patsubst lib%.so,%,$(SHARED_LIBS))
-MAN_PAGES   = $(wildcard man/*.[1-8])
+MAN_PAGES   := $(wildcard man/*.[1-8])
+# $(call man_names,PAGE): the names on the NAME line of a man page
+man_names = $(shell sed -n '/^\.SH NAME/{n;s/ \\- .*//;s/,/ /g;p;q}' $(1))
+# ALIAS.3:PAGE.3 for every name of a section-3 page other than the page's own
+MAN_LINKS   := $(foreach m,$(filter %.3,$(MAN_PAGES)),$(foreach n,$(filter-out \
+	$(basename $(notdir $(m))),$(call man_names,$(m))),$(n).3:$(notdir $(m))))
 
 # What each pkg-config file says (its name is the library's without lib and .so).
 # (No quotes or ampersands: they go through sed.)
@@ -49,6 +55,7 @@ INSTALLED = \
 	$(foreach p,$(PC_NAMES),$(PKGCONFIGDIR)/$(p).pc) \
 	$(CMAKEDIR)/heapkitConfig.cmake $(CMAKEDIR)/heapkitConfigVersion.cmake \
 	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+	$(foreach l,$(MAN_LINKS),$(MANDIR)/man3/$(firstword $(subst :, ,$(l)))) \
 	$(BINDIR)/heapkit
 
 # $(call relative,FROM,TO): the path of directory TO seen from directory FROM.
@@ -81,6 +88,8 @@ install: all
 	$(FILL) pkg/heapkitConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/heapkitConfigVersion.cmake
 	$(foreach m,$(MAN_PAGES),$(FILL) $(m) > \
 		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
+	$(foreach l,$(MAN_LINKS),ln -sfn $(lastword $(subst :, ,$(l))) \
+		$(DESTDIR)$(MANDIR)/man3/$(firstword $(subst :, ,$(l)));)
 	$(call fill_heapkit_script,tools/heapkit,$(call relative,$(BINDIR),$(LIBDIR))) \
 		> $(DESTDIR)$(BINDIR)/heapkit
 	chmod 644 $(addprefix $(DESTDIR),$(filter %.pc %.cmake $(addprefix %/,$(notdir $(MAN_PAGES))), \

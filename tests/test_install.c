@@ -13,6 +13,7 @@
 
 #include "child.h"
 #include "heapkit.h"
+#include "public_api.h"
 
 #if !defined(HK_SOURCE_DIR) || !defined(HK_BUILD) || !defined(HK_CC)
 #error "HK_SOURCE_DIR, HK_BUILD and HK_CC must describe the build (see mk/install.mk)"
@@ -28,6 +29,9 @@
 #define SHARED_LIBRARIES                                                                           \
     "libheapkit", "libheapkit-buddy", "libosmem", "libmemory_allocation", "libmemalloc", "libmm"
 #define PKG_CONFIG_NAMES "heapkit", "heapkit-buddy", "osmem", "memory_allocation", "memalloc", "mm"
+#define MAN_PAGES                                                                                  \
+    "man1/heapkit.1", "man3/heapkit.3", "man7/heapkit-buddy.7", "man3/osmem.3",                    \
+        "man3/memory_allocation.3", "man3/memalloc.3", "man3/mm.3"
 #define HEADERS                                                                                    \
     "heapkit.h", "osmem.h", "block_meta.h", "memory_allocation.h", "memalloc.h",                   \
         "UserAPI_MemoryManager.h", "MM.h"
@@ -171,6 +175,32 @@ Test(install, puts_every_file_in_place_and_uninstall_removes_them_all)
     snprintf(dir, sizeof dir, "%s/usr/local/bin", root);
     expect_file(dir, "heapkit", 0755);
     expected++;
+
+    static const char *const pages[] = {MAN_PAGES};
+    snprintf(dir, sizeof dir, "%s/usr/local/share/man", root);
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        expect_file(dir, pages[i], 0644);
+        expected++;
+    }
+    /* Every function and macro of a section-3 page has a link to it. */
+    static const struct {
+        const char *page, *names[16];
+    } links[] = {
+        {"heapkit.3", {HK_API}},
+        {"osmem.3", {OSMEM_API}},
+        {"memory_allocation.3", {CHUNKS_API}},
+        {"memalloc.3", {POOL_API}},
+        {"mm.3", {MM_API, "MM_REG_STRUCT", "XCALLOC", "XFREE"}},
+    };
+    snprintf(dir, sizeof dir, "%s/usr/local/share/man/man3", root);
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        for (size_t j = 0; j < 16 && links[i].names[j]; j++) {
+            char name[128];
+            snprintf(name, sizeof name, "%s.3", links[i].names[j]);
+            expect_link(dir, name, links[i].page);
+            expected++;
+        }
+    }
 
     cr_expect_eq(count_files(root), expected, "install put other files than these %d", expected);
 
@@ -362,4 +392,71 @@ Test(install, the_installed_command_finds_its_libraries_relative_to_itself)
     cr_expect_not_null(strstr(r->out, "heapkit statistics"), "%s", r->out);
     free(r);
     remove_dir(root);
+}
+
+/* ---- Man pages -------------------------------------------------------------------------- */
+
+/* Every installed page: groff and man (as lintian runs it) have nothing to say, lexgrog finds
+ * its NAME line (whatis), and the version is filled in. */
+Test(man, every_installed_page_formats_without_warnings)
+{
+    char root[512];
+    make_temp_dir(root, sizeof root);
+    free(run(MAKE_IN_TREE " install DESTDIR='%s'", root));
+    static const char *const pages[] = {MAN_PAGES};
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        char page[1024];
+        snprintf(page, sizeof page, "%s/usr/local/share/man/%s", root, pages[i]);
+        child_result_t *r = run("groff -man -ww -z '%s'", page);
+        cr_expect_str_empty(r->out, "groff on %s:\n%s", pages[i], r->out);
+        free(r);
+        r = run("LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 "
+                "man --warnings -E UTF-8 -l -Tutf8 -Z '%s' >/dev/null",
+                page);
+        cr_expect_str_empty(r->out, "man on %s:\n%s", pages[i], r->out);
+        free(r);
+        free(run("lexgrog '%s'", page));
+        r = run("sed -n 's/^\\.TH [^\"]*\"heapkit \\([^\"]*\\)\".*/\\1/p' '%s'; "
+                "grep -c '@VERSION@' '%s' || :",
+                page, page);
+        cr_expect_str_eq(r->out, HEAPKIT_VERSION "\n0\n",
+                         "%s: the title line names the version, no @VERSION@ is left: %s", pages[i],
+                         r->out);
+        free(r);
+    }
+    remove_dir(root);
+}
+
+/* Each HEAPKIT_* option the sources read (hk_env_*("HEAPKIT_…")) has its entry in heapkit(3). */
+Test(man, heapkit_3_documents_every_option_the_sources_read)
+{
+    child_result_t *names = run("grep -rhoE 'hk_env_[a-z]+\\(\"HEAPKIT_[A-Z0-9_]+\"' '%s/src' | "
+                                "sed 's/.*\"\\(.*\\)\"/\\1/' | sort -u",
+                                HK_SOURCE_DIR);
+    int options = 0;
+    for (char *name = strtok(names->out, "\n"); name; name = strtok(NULL, "\n"), options++) {
+        child_result_t *r = run("grep -c '^\\.B %s$' '%s/man/heapkit.3' || :", name, HK_SOURCE_DIR);
+        cr_expect_eq(atoi(r->out), 1, "heapkit(3) has no entry .B %s", name);
+        free(r);
+    }
+    cr_expect_geq(options, 6, "the sources read at least six options");
+    free(names);
+}
+
+/* Each option of `heapkit run` (the command's case labels) is described in heapkit(1). */
+Test(man, heapkit_1_documents_every_option_of_the_command)
+{
+    child_result_t *names = run(
+        "sed -n 's/^ *\\(--[a-z-]*\\)[)=|].*/\\1/p' '%s/tools/heapkit' | sort -u", HK_SOURCE_DIR);
+    int options = 0;
+    for (char *name = strtok(names->out, "\n"); name; name = strtok(NULL, "\n"), options++) {
+        char roff[128] = "";
+        for (const char *c = name; *c; c++)
+            strcat(roff, *c == '-' ? "\\-" : (char[2]){*c, 0});
+        child_result_t *r = run("grep -cF -- '%s' '%s/man/heapkit.1' || :", roff, HK_SOURCE_DIR);
+        cr_expect_gt(atoi(r->out), 0, "heapkit(1) does not describe %s", name);
+        free(r);
+    }
+    cr_expect_geq(options, 6, "the command has at least six options");
+    free(names);
 }
