@@ -41,7 +41,7 @@ BUILD_BIN := $(BUILD)/bin
 # $(filter %.o,$^) with $(call shlib_ldflags,libNAME).
 exports = src/front/exports/$(1).map
 shlib_ldflags = -Wl,-soname,$(1).so.$(SOVERSION) -Wl,--version-script,$(call exports,$(1)) \
-	-Wl,-z,relro
+	-Wl,-z,relro -Wl,-z,now
 
 # obj/san map sources to objects: obj is the normal build, san the sanitizer build used by the
 # tests of engines that are not the process's malloc.

@@ -14,7 +14,7 @@ $(call lto,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
 $(BUDDY_LIB).$(VERSION): $(call lto,$(BUDDY_FRONT_SRC) $(BUDDY_SRC)) $(LOWER_LTO) \
 		$(call exports,libheapkit-buddy)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit-buddy) -Wl,-z,now -o $@ \
+	$(CC) -shared $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit-buddy) -o $@ \
 		$(filter %.o,$^) -lpthread
 
 LIBS += $(BUDDY_LIB)

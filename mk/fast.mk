@@ -12,7 +12,7 @@ $(call lto,src/front/override_cxx.c) $(call obj,src/front/override_cxx.c): LIB_C
 # Exported: the malloc family, the C++ operators and hk_* (everything else is hidden).
 $(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO) $(call exports,libheapkit)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(filter %.o,$^) $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit) -Wl,-z,now \
+	$(CC) -shared -o $@ $(filter %.o,$^) $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit) \
 		-lpthread
 
 $(BUILD_LIB)/libheapkit.a: $(call obj,$(HEAPKIT_SRC)) $(LOWER_OBJ)

@@ -460,3 +460,135 @@ Test(man, heapkit_1_documents_every_option_of_the_command)
     cr_expect_geq(options, 6, "the command has at least six options");
     free(names);
 }
+
+/* ---- The Debian package ----------------------------------------------------------------- */
+
+/* Builds the package into dir (make deb DEB_OUT=dir); its path goes to deb. */
+static void build_deb(const char *dir, char *deb, size_t cap)
+{
+    free(run(MAKE_IN_TREE " deb DEB_OUT='%s'", dir));
+    child_result_t *r =
+        run("ls '%s'/heapkit_" HEAPKIT_VERSION "_$(dpkg --print-architecture).deb", dir);
+    r->out[strcspn(r->out, "\n")] = '\0';
+    cr_assert_lt(strlen(r->out), cap);
+    snprintf(deb, cap, "%.1000s", r->out);
+    free(r);
+}
+
+/* The multiarch library directory the package uses, such as usr/lib/x86_64-linux-gnu. */
+static void deb_libdir(char *out, size_t cap)
+{
+    child_result_t *r = run("dpkg-architecture -qDEB_HOST_MULTIARCH");
+    r->out[strcspn(r->out, "\n")] = '\0';
+    cr_assert_lt(strlen(r->out) + 9, cap);
+    snprintf(out, cap, "usr/lib/%.200s", r->out);
+    free(r);
+}
+
+/* What "Done when" asks of a machine with only the package: extracted into a temporary root
+ * (dpkg-deb -x), its command runs programs on heapkit, and programs build against it with
+ * pkg-config and with CMake and run. Also the control data: the fields, Depends computed, the
+ * checksums right, the libraries stripped, the documents Debian expects. */
+Test(deb, the_extracted_package_runs_heapkit_and_builds_programs_with_pkg_config_and_cmake)
+{
+    char dir[512], deb[1024], root[1024], libdir[256], path[1200];
+    make_temp_dir(dir, sizeof dir);
+    build_deb(dir, deb, sizeof deb);
+    deb_libdir(libdir, sizeof libdir);
+    snprintf(root, sizeof root, "%s/root", dir);
+    free(run("dpkg-deb -x '%s' '%s' && dpkg-deb -e '%s' '%s/control'", deb, root, deb, dir));
+
+    child_result_t *r = run("dpkg-deb -f '%s' Package Version Depends", deb);
+    cr_expect_not_null(strstr(r->out, "Package: heapkit\nVersion: " HEAPKIT_VERSION "\n"), "%s",
+                       r->out);
+    cr_expect_not_null(strstr(r->out, "Depends: libc6 (>= "), "Depends computed: %s", r->out);
+    free(r);
+    free(run("cd '%s' && md5sum --quiet -c '%s/control/md5sums'", root, dir));
+    r = run("cat '%s/control/shlibs' '%s/control/triggers'", dir, dir);
+    cr_expect_not_null(strstr(r->out, "libheapkit 0 heapkit (>= " HEAPKIT_VERSION ")"), "%s",
+                       r->out);
+    cr_expect_not_null(strstr(r->out, "activate-noawait ldconfig"), "%s", r->out);
+    free(r);
+    r = run("readelf -S '%s/%s/libheapkit.so.%s' | grep -c debug_info || :", root, libdir,
+            HEAPKIT_VERSION);
+    cr_expect_eq(atoi(r->out), 0, "the shared libraries are stripped");
+    free(r);
+    free(
+        run("cd '%s' && test -f usr/share/doc/heapkit/copyright && "
+            "zcat usr/share/doc/heapkit/changelog.gz | grep -q '^heapkit (" HEAPKIT_VERSION ")' && "
+            "zcat usr/share/man/man1/heapkit.1.gz | grep -q '^\\.TH HEAPKIT 1' && "
+            "test -L usr/share/man/man3/hk_trim.3.gz && "
+            "test -f usr/include/heapkit/heapkit.h && test -f %s/cmake/heapkit/heapkitConfig.cmake",
+            root, libdir));
+
+    /* The command, from the temporary root: it finds the library in the root's libdir. */
+    r = run("'%s/usr/bin/heapkit' version", root);
+    cr_expect_str_eq(r->out, "heapkit " HEAPKIT_VERSION "\n");
+    free(r);
+    r = run("'%s/usr/bin/heapkit' run --stats -- ls /", root);
+    cr_expect_not_null(strstr(r->out, "heapkit statistics: pid "), "%s", r->out);
+    cr_expect_not_null(strstr(r->out, "(ls) =="), "%s", r->out);
+    free(r);
+    r = run("'%s/usr/bin/heapkit' run -- grep -c '%s/%s/libheapkit' /proc/self/maps", root, root,
+            libdir);
+    cr_expect_gt(atoi(r->out), 0, "the packaged library is mapped: %s", r->out);
+    free(r);
+
+    /* A program built with pkg-config against the root, run with the root's libraries. */
+    snprintf(path, sizeof path, "%s/app.c", dir);
+    write_file(path, consumer_source);
+    free(run("cd '%s' && cc -Wall -Werror app.c -o app $(PKG_CONFIG_SYSROOT_DIR='%s' "
+             "PKG_CONFIG_LIBDIR='%s/%s/pkgconfig' pkg-config --cflags --libs heapkit osmem "
+             "memory_allocation memalloc mm)",
+             dir, root, root, libdir));
+    r = run("cd '%s' && LD_LIBRARY_PATH='%s/%s' ./app", dir, root, libdir);
+    cr_expect_str_eq(r->out, HEAPKIT_VERSION " ok\n");
+    free(r);
+
+    /* And with CMake, finding the package under the root's /usr. */
+    snprintf(path, sizeof path, "%s/buddy.c", dir);
+    write_file(path, buddy_consumer_source);
+    snprintf(path, sizeof path, "%s/CMakeLists.txt", dir);
+    write_file(path, cmake_project);
+    free(run("cd '%s' && cmake -S . -B cmake-build -DCMAKE_PREFIX_PATH='%s/usr' && "
+             "cmake --build cmake-build",
+             dir, root));
+    r = run("cd '%s/cmake-build' && ./app", dir);
+    cr_expect_str_eq(r->out, HEAPKIT_VERSION " ok\n");
+    free(r);
+    remove_dir(dir);
+}
+
+/* dpkg itself installs the package into a root of its own (its own database; Depends on libc6
+ * forced, as that database has no libc6) and removes it without leaving a file; lintian, when
+ * installed, has nothing to say but information. */
+Test(deb, dpkg_installs_and_removes_the_package_and_lintian_finds_no_problem)
+{
+    char dir[512], deb[1024];
+    make_temp_dir(dir, sizeof dir);
+    build_deb(dir, deb, sizeof deb);
+    free(run("cd '%s' && mkdir -p root/var/lib/dpkg/info root/var/lib/dpkg/updates && "
+             "touch root/var/lib/dpkg/status && "
+             "dpkg --root=\"$PWD/root\" --force-depends -i '%s' && "
+             "test -x root/usr/bin/heapkit && root/usr/bin/heapkit version && "
+             "dpkg --root=\"$PWD/root\" -r heapkit",
+             dir, deb));
+    child_result_t *r = run("cd '%s/root' && find . ! -type d ! -path './var/lib/dpkg/*'", dir);
+    cr_expect_str_empty(r->out, "dpkg -r left:\n%s", r->out);
+    free(r);
+
+    r = run("command -v lintian || :");
+    bool have_lintian = r->out[0] != '\0';
+    free(r);
+    if (have_lintian) {
+        /* E: errors, W: warnings, P: pedantic findings; I: (information) is allowed. */
+        r = run("lintian --pedantic '%s' 2>&1 | grep -v -e '^I: ' "
+                "-e '^running with root privileges is not recommended' || :",
+                deb);
+        cr_expect_str_empty(r->out, "lintian:\n%s", r->out);
+        free(r);
+    } else {
+        cr_log_warn("lintian is not installed: the package was not checked with it");
+    }
+    remove_dir(dir);
+}
