@@ -10,7 +10,8 @@ HEAPKIT_SRC  := src/front/override.c src/front/override_cxx.c src/front/hk_api.c
 $(call lto,src/front/override_cxx.c) $(call obj,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
 
 # Exported: the malloc family, the C++ operators and hk_* (everything else is hidden).
-$(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO) $(call exports,libheapkit)
+$(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO) \
+		$(call exports,libheapkit)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $(filter %.o,$^) $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit) \
 		-lpthread

@@ -112,8 +112,8 @@ TESTS += $(BUILD)/tests/test_exports
 
 # make install, uninstall, and programs built against the installed tree (pkg-config, CMake).
 # The suite runs make in this tree with the same BUILD and CC, so nothing is rebuilt.
-$(BUILD)/tests/test_install.o: TEST_CFLAGS += -DHK_SOURCE_DIR='"$(CURDIR)"' -DHK_BUILD='"$(BUILD)"' \
-	-DHK_CC='"$(CC)"'
+$(BUILD)/tests/test_install.o: TEST_CFLAGS += -DHK_SOURCE_DIR='"$(CURDIR)"' \
+	-DHK_BUILD='"$(BUILD)"' -DHK_CC='"$(CC)"'
 $(BUILD)/tests/test_install.o: mk/install.mk
 $(BUILD)/tests/test_install: $(BUILD)/tests/test_install.o | $(LIBS) $(BINS)
 	@mkdir -p $(dir $@)

@@ -15,7 +15,8 @@ $(BUILD_LIB)/libosmem.so.$(VERSION): $(call obj,$(OSMEM_SRC)) $(LOWER_OBJ) $(cal
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(call shlib_ldflags,libosmem) -o $@ $(filter %.o,$^) -lpthread
 
-$(BUILD_LIB)/libmemory_allocation.so.$(VERSION): $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ) $(call exports,libmemory_allocation)
+$(BUILD_LIB)/libmemory_allocation.so.$(VERSION): $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ) \
+		$(call exports,libmemory_allocation)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(call shlib_ldflags,libmemory_allocation) -o $@ $(filter %.o,$^) -lpthread
 
@@ -23,7 +24,8 @@ $(BUILD_LIB)/libmemory_allocation.a: $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD_LIB)/libmemalloc.so.$(VERSION): $(call obj,$(POOL_SRC)) $(LOWER_OBJ) $(call exports,libmemalloc)
+$(BUILD_LIB)/libmemalloc.so.$(VERSION): $(call obj,$(POOL_SRC)) $(LOWER_OBJ) \
+		$(call exports,libmemalloc)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(call shlib_ldflags,libmemalloc) -o $@ $(filter %.o,$^) -lpthread
 

@@ -559,8 +559,8 @@ Test(deb, the_extracted_package_runs_heapkit_and_builds_programs_with_pkg_config
     remove_dir(dir);
 }
 
-/* dpkg itself installs the package into a root of its own (its own database; Depends on libc6
- * forced, as that database has no libc6) and removes it without leaving a file; lintian, when
+/* dpkg itself installs the package into a root of its own (its own database and log; Depends on
+ * libc6 forced, as that database has no libc6) and removes it without leaving a file; lintian, when
  * installed, has nothing to say but information. */
 Test(deb, dpkg_installs_and_removes_the_package_and_lintian_finds_no_problem)
 {
@@ -569,9 +569,10 @@ Test(deb, dpkg_installs_and_removes_the_package_and_lintian_finds_no_problem)
     build_deb(dir, deb, sizeof deb);
     free(run("cd '%s' && mkdir -p root/var/lib/dpkg/info root/var/lib/dpkg/updates && "
              "touch root/var/lib/dpkg/status && "
-             "dpkg --root=\"$PWD/root\" --force-depends -i '%s' && "
+             "dpkg --root=\"$PWD/root\" --log=\"$PWD/dpkg.log\" --force-not-root --force-depends "
+             "-i '%s' && "
              "test -x root/usr/bin/heapkit && root/usr/bin/heapkit version && "
-             "dpkg --root=\"$PWD/root\" -r heapkit",
+             "dpkg --root=\"$PWD/root\" --log=\"$PWD/dpkg.log\" --force-not-root -r heapkit",
              dir, deb));
     child_result_t *r = run("cd '%s/root' && find . ! -type d ! -path './var/lib/dpkg/*'", dir);
     cr_expect_str_empty(r->out, "dpkg -r left:\n%s", r->out);
