@@ -2,16 +2,24 @@
 #   make                 every library, example and tool        (build/lib, build/bin)
 #   make test            builds and runs every test suite       (tests/run.sh sums the results)
 #   make bench           benchmarks against glibc and the peers (see bench/README.md)
-#   make install PREFIX=/usr/local
+#   make install         libraries, headers, pkg-config and CMake files, man pages, the command
+#                        (PREFIX=/usr/local, LIBDIR, DESTDIR...: see mk/install.mk); make uninstall
+#   make deb             build/heapkit_<version>_<arch>.deb (mk/deb.mk)
 # Options: OPT='-O2 -g' (optimisation), CC=clang, VALGRIND=1 (valgrind client requests).
 # Each part of the tree adds its products in mk/<part>.mk by appending to LIBS, EXAMPLES, TESTS,
 # HEADERS and BINS, using the object lists and flags defined here.
 
 BUILD    ?= build
-PREFIX   ?= /usr/local
 OPT      ?= -O2 -g
 VALGRIND ?= 0
-VERSION  := 0.1.0
+# The version is written in one place, HEAPKIT_VERSION in include/heapkit.h; hk_version(), the
+# shared libraries' names, the pkg-config and CMake files, the man pages, the command and the
+# Debian package all read it from there. SOVERSION, the first number, names the ABI (SONAME).
+VERSION   := $(shell sed -n 's/^\#define HEAPKIT_VERSION "\([0-9.]*\)"$$/\1/p' include/heapkit.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+ifeq ($(VERSION),)
+$(error cannot read HEAPKIT_VERSION from include/heapkit.h)
+endif
 
 WARN     := -Wall -Wextra -Werror
 CPPFLAGS := -D_GNU_SOURCE -Iinclude -Isrc -DHEAPKIT_VALGRIND=$(VALGRIND)
@@ -22,8 +30,18 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-
 TEST_CFLAGS := -std=gnu11 $(WARN) -O1 -g -D_GNU_SOURCE -Iinclude -Isrc -Itests
 TEST_LIBS   := -lcriterion -lpthread
 
-LIBDIR := $(BUILD)/lib
-BINDIR := $(BUILD)/bin
+BUILD_LIB := $(BUILD)/lib
+BUILD_BIN := $(BUILD)/bin
+
+# Shared libraries: each is built as $(BUILD_LIB)/libNAME.so.$(VERSION) with the SONAME
+# libNAME.so.$(SOVERSION) and the usual links (libNAME.so.$(SOVERSION) -> libNAME.so.$(VERSION),
+# libNAME.so -> libNAME.so.$(SOVERSION)), so LD_PRELOAD=$(BUILD_LIB)/libNAME.so and -lNAME work
+# from the build tree. Its version script (src/front/exports/libNAME.map) lists exactly what it
+# exports. Rules list $(call exports,libNAME) among the prerequisites and link
+# $(filter %.o,$^) with $(call shlib_ldflags,libNAME).
+exports = src/front/exports/$(1).map
+shlib_ldflags = -Wl,-soname,$(1).so.$(SOVERSION) -Wl,--version-script,$(call exports,$(1)) \
+	-Wl,-z,relro -Wl,-z,now
 
 # obj/san map sources to objects: obj is the normal build, san the sanitizer build used by the
 # tests of engines that are not the process's malloc.
@@ -52,14 +70,20 @@ TESTS    :=
 HEADERS  :=
 BINS     :=
 
-.PHONY: all test bench install clean demo format FORCE
+.PHONY: all test bench clean demo format
 # Keep every built file, so make prints nothing after the tests' closing summary line.
 .SECONDARY:
 all:
 
 include $(sort $(wildcard mk/*.mk))
 
-all: $(LIBS) $(EXAMPLES) $(BINS) $(BUILD)/heapkit.pc
+all: $(LIBS) $(EXAMPLES) $(BINS)
+
+$(BUILD_LIB)/%.so.$(SOVERSION): $(BUILD_LIB)/%.so.$(VERSION)
+	ln -sfn $(notdir $<) $@
+
+$(BUILD_LIB)/%.so: $(BUILD_LIB)/%.so.$(SOVERSION)
+	ln -sfn $(notdir $<) $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,22 +105,8 @@ $(BUILD)/tests-san/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/heapkit.pc: FORCE
-	@rm -f $@
-	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: heapkit\nDescription: heapkit memory allocators\nVersion: %s\nLibs: -L$${libdir} -lheapkit\nLibs.private: -lpthread\nCflags: -I$${includedir}/heapkit\n' \
-		'$(PREFIX)' '$(VERSION)' > $@
-
 test: all $(TESTS)
 	@bash tests/run.sh $(TESTS)
-
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/heapkit $(DESTDIR)$(PREFIX)/bin
-	$(if $(filter %.a,$(LIBS)),install -m 644 $(filter %.a,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(filter %.so,$(LIBS)),install -m 755 $(filter %.so,$(LIBS)) $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(HEADERS),install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/heapkit/)
-	install -m 644 $(BUILD)/heapkit.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,9 +11,12 @@
 extern "C" {
 #endif
 
-#define HEAPKIT_VERSION "0.1.0"
+/* The release, major.minor.patch. This line is where the version is written: the build reads it
+ * from here for the libraries' names, the pkg-config and CMake files and the packages. */
+#define HEAPKIT_VERSION "0.2.0"
 
-/* The library's version, e.g. "0.1.0". */
+/* The library's version, e.g. "0.2.0": the same as HEAPKIT_VERSION when the headers and the
+ * library come from the same release. */
 const char *hk_version(void);
 
 /* Writes the allocator's statistics as text to fd. */

@@ -18,10 +18,10 @@ define bench_replay
 ifneq ($(wildcard include/$(1)),)
 BENCH_REPLAY += $(BENCH_OUT)/replay/replay_$(2)
 $(BENCH_OUT)/replay/replay_$(2): bench/replay/replay_$(2).c bench/replay/replay.h \
-		bench/replay/trace.h $(LIBDIR)/lib$(3).so
+		bench/replay/trace.h $(BUILD_LIB)/lib$(3).so
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CPPFLAGS) $$(BENCH_CFLAGS) $$< -o $$@ -L$$(LIBDIR) -l$(3) \
-		-Wl,-rpath,$$(abspath $$(LIBDIR))
+	$$(CC) $$(CPPFLAGS) $$(BENCH_CFLAGS) $$< -o $$@ -L$$(BUILD_LIB) -l$(3) \
+		-Wl,-rpath,$$(abspath $$(BUILD_LIB))
 endif
 endef
 $(eval $(call bench_replay,osmem.h,osmem,osmem))

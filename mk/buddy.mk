@@ -3,7 +3,7 @@
 # (real programs run with the library preloaded are in the cross-engine suites, mk/override.mk).
 BUDDY_SRC := $(wildcard src/buddy/*.c)
 BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c
-BUDDY_LIB := $(LIBDIR)/libheapkit-buddy.so
+BUDDY_LIB := $(BUILD_LIB)/libheapkit-buddy.so
 
 # LTO lets malloc/free inline the engine's fast path across files (plain objects under clang,
 # see the Makefile's lto).
@@ -11,9 +11,11 @@ BUDDY_LIB := $(LIBDIR)/libheapkit-buddy.so
 $(call lto,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
 
 # Only the malloc family and the C++ operators are exported (everything else is hidden).
-$(BUDDY_LIB): $(call lto,$(BUDDY_FRONT_SRC) $(BUDDY_SRC)) $(LOWER_LTO)
+$(BUDDY_LIB).$(VERSION): $(call lto,$(BUDDY_FRONT_SRC) $(BUDDY_SRC)) $(LOWER_LTO) \
+		$(call exports,libheapkit-buddy)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LTO_LDFLAGS) -Wl,-z,now -Wl,-z,relro -o $@ $^ -lpthread
+	$(CC) -shared $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit-buddy) -o $@ \
+		$(filter %.o,$^) -lpthread
 
 LIBS += $(BUDDY_LIB)
 
@@ -29,7 +31,7 @@ $(BUILD)/tests/test_buddy_engine: $(BUILD)/tests-san/test_buddy_engine.o $(call 
 $(BUILD)/tests/test_buddy_override.o: TEST_CFLAGS += -fno-builtin
 $(BUILD)/tests/test_buddy_override: $(BUILD)/tests/test_buddy_override.o $(BUDDY_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< -L$(LIBDIR) -l:libheapkit-buddy.so -Wl,-rpath,$(abspath $(LIBDIR)) $(TEST_LIBS)
+	$(CC) -o $@ $< -L$(BUILD_LIB) -l:libheapkit-buddy.so -Wl,-rpath,$(abspath $(BUILD_LIB)) $(TEST_LIBS)
 
 # Real programs under LD_PRELOAD: the cross-engine suite in mk/override.mk.
 TESTS += $(BUILD)/tests/test_buddy_engine $(BUILD)/tests/test_buddy_override

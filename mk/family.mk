@@ -4,7 +4,7 @@
 FAMILY_SRC := $(wildcard src/family/*.c) src/front/mm.c
 FAMILY_OBJ := $(call obj,$(FAMILY_SRC))
 FAMILY_SAN := $(call san,$(FAMILY_SRC))
-FAMILY_LIB := $(LIBDIR)/libmm.so
+FAMILY_LIB := $(BUILD_LIB)/libmm.so
 FAMILY_APP := $(BUILD)/examples/test_application
 FAMILY_TEST_SRC := $(wildcard tests/test_family_*.c)
 FAMILY_TESTS := $(patsubst tests/%.c,$(BUILD)/tests-san/%,$(FAMILY_TEST_SRC))
@@ -14,14 +14,14 @@ EXAMPLES += $(FAMILY_APP)
 TESTS    += $(FAMILY_TESTS)
 HEADERS  += include/MM.h include/UserAPI_MemoryManager.h
 
-$(FAMILY_LIB): $(FAMILY_OBJ) $(LOWER_OBJ)
+$(FAMILY_LIB).$(VERSION): $(FAMILY_OBJ) $(LOWER_OBJ) $(call exports,libmm)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ -lpthread
+	$(CC) -shared $(call shlib_ldflags,libmm) -o $@ $(filter %.o,$^) -lpthread
 
 # Linked against libmm.so, so it uses only what the library exports.
 $(FAMILY_APP): examples/test_application.c include/UserAPI_MemoryManager.h include/MM.h $(FAMILY_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(OPT) $< -o $@ -L$(LIBDIR) -lmm -Wl,-rpath,'$$ORIGIN/../lib'
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) $(OPT) $< -o $@ -L$(BUILD_LIB) -lmm -Wl,-rpath,'$$ORIGIN/../lib'
 
 # The suites link the sanitizer build of the engine; test_family_report also runs the example.
 $(FAMILY_TESTS): $(BUILD)/tests-san/%: $(BUILD)/tests-san/%.o $(FAMILY_SAN) $(LOWER_SAN)

@@ -10,11 +10,13 @@ HEAPKIT_SRC  := src/front/override.c src/front/override_cxx.c src/front/hk_api.c
 $(call lto,src/front/override_cxx.c) $(call obj,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions
 
 # Exported: the malloc family, the C++ operators and hk_* (everything else is hidden).
-$(LIBDIR)/libheapkit.so: $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO)
+$(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(HEAPKIT_SRC)) $(LOWER_LTO) \
+		$(call exports,libheapkit)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LTO_LDFLAGS) -Wl,-z,now -lpthread
+	$(CC) -shared -o $@ $(filter %.o,$^) $(LTO_LDFLAGS) $(call shlib_ldflags,libheapkit) \
+		-lpthread
 
-$(LIBDIR)/libheapkit.a: $(call obj,$(HEAPKIT_SRC)) $(LOWER_OBJ)
+$(BUILD_LIB)/libheapkit.a: $(call obj,$(HEAPKIT_SRC)) $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -29,6 +31,6 @@ $(BUILD)/tests/test_fast_huge: $(BUILD)/tests-san/test_fast_huge.o $(call san,$(
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
-LIBS     += $(LIBDIR)/libheapkit.so $(LIBDIR)/libheapkit.a
+LIBS     += $(BUILD_LIB)/libheapkit.so $(BUILD_LIB)/libheapkit.a
 HEADERS  += include/heapkit.h
 TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge

@@ -4,13 +4,13 @@
 
 CXX_FOUND := $(shell command -v $(CXX) 2>/dev/null)
 HEADERS_CXX := $(BUILD)/tests/headers_cxx
-HEADERS_CXX_LIBS := $(LIBDIR)/libosmem.so $(LIBDIR)/libmemory_allocation.so \
-	$(LIBDIR)/libmemalloc.so $(LIBDIR)/libmm.so
+HEADERS_CXX_LIBS := $(BUILD_LIB)/libosmem.so $(BUILD_LIB)/libmemory_allocation.so \
+	$(BUILD_LIB)/libmemalloc.so $(BUILD_LIB)/libmm.so
 
 $(HEADERS_CXX): tests/headers_cxx.cc $(wildcard include/*.h) $(HEADERS_CXX_LIBS)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude -o $@ $< $(HEADERS_CXX_LIBS) \
-		-Wl,-rpath,$(abspath $(LIBDIR)) -lpthread
+		-Wl,-rpath,$(abspath $(BUILD_LIB)) -lpthread
 
 .PHONY: check-headers-cxx
 check-headers-cxx: $(HEADERS_CXX)

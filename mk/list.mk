@@ -11,40 +11,42 @@ LIST_EXAMPLE_CFLAGS := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Isrc
 # $(1) library path: link flags that find it at run time from the build tree
 list_link = -L$(dir $(1)) -l:$(notdir $(1)) -Wl,-rpath,$(abspath $(dir $(1)))
 
-$(LIBDIR)/libosmem.so: $(call obj,$(OSMEM_SRC)) $(LOWER_OBJ)
+$(BUILD_LIB)/libosmem.so.$(VERSION): $(call obj,$(OSMEM_SRC)) $(LOWER_OBJ) $(call exports,libosmem)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ -lpthread
+	$(CC) -shared $(call shlib_ldflags,libosmem) -o $@ $(filter %.o,$^) -lpthread
 
-$(LIBDIR)/libmemory_allocation.so: $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ)
+$(BUILD_LIB)/libmemory_allocation.so.$(VERSION): $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ) \
+		$(call exports,libmemory_allocation)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ -lpthread
+	$(CC) -shared $(call shlib_ldflags,libmemory_allocation) -o $@ $(filter %.o,$^) -lpthread
 
-$(LIBDIR)/libmemory_allocation.a: $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ)
+$(BUILD_LIB)/libmemory_allocation.a: $(call obj,$(CHUNKS_SRC)) $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
-$(LIBDIR)/libmemalloc.so: $(call obj,$(POOL_SRC)) $(LOWER_OBJ)
+$(BUILD_LIB)/libmemalloc.so.$(VERSION): $(call obj,$(POOL_SRC)) $(LOWER_OBJ) \
+		$(call exports,libmemalloc)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ -lpthread
+	$(CC) -shared $(call shlib_ldflags,libmemalloc) -o $@ $(filter %.o,$^) -lpthread
 
-LIBS += $(LIBDIR)/libosmem.so $(LIBDIR)/libmemory_allocation.so $(LIBDIR)/libmemory_allocation.a \
-	$(LIBDIR)/libmemalloc.so
+LIBS += $(BUILD_LIB)/libosmem.so $(BUILD_LIB)/libmemory_allocation.so $(BUILD_LIB)/libmemory_allocation.a \
+	$(BUILD_LIB)/libmemalloc.so
 HEADERS += include/osmem.h include/block_meta.h include/memory_allocation.h include/memalloc.h
 
 # Examples: the seeds' own programs (unchanged) against the shared libraries, plus a syscall
 # walk-through of libosmem and a statistics demo linked with the objects (it reads the heap's
 # internal counters, which the shared library does not export).
-$(BUILD)/examples/osmem_example: examples/osmem_example.c $(LIBDIR)/libosmem.so
+$(BUILD)/examples/osmem_example: examples/osmem_example.c $(BUILD_LIB)/libosmem.so
 	@mkdir -p $(dir $@)
-	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(LIBDIR)/libosmem.so)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(BUILD_LIB)/libosmem.so)
 
-$(BUILD)/examples/chunks_example: examples/chunks_example.c $(LIBDIR)/libmemory_allocation.so
+$(BUILD)/examples/chunks_example: examples/chunks_example.c $(BUILD_LIB)/libmemory_allocation.so
 	@mkdir -p $(dir $@)
-	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(LIBDIR)/libmemory_allocation.so)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(BUILD_LIB)/libmemory_allocation.so)
 
-$(BUILD)/examples/pool_main: examples/pool_main.c $(LIBDIR)/libmemalloc.so
+$(BUILD)/examples/pool_main: examples/pool_main.c $(BUILD_LIB)/libmemalloc.so
 	@mkdir -p $(dir $@)
-	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(LIBDIR)/libmemalloc.so)
+	$(CC) $(LIST_EXAMPLE_CFLAGS) -o $@ $< $(call list_link,$(BUILD_LIB)/libmemalloc.so)
 
 $(BUILD)/examples/list_stats_demo: examples/list_stats_demo.c $(call obj,$(OSMEM_SRC)) \
 		$(call obj,src/front/chunks.c src/front/pool.c) $(LOWER_OBJ)
@@ -57,14 +59,14 @@ EXAMPLES += $(BUILD)/examples/osmem_example $(BUILD)/examples/chunks_example \
 # Tests. test_list_osmem runs osmem_example under strace and opens libosmem.so, so it knows
 # where they are.
 $(BUILD)/tests-san/test_list_osmem.o: TEST_CFLAGS += \
-	-DLIST_EXAMPLES_DIR='"$(abspath $(BUILD))/examples"' -DLIST_LIB_DIR='"$(abspath $(LIBDIR))"'
+	-DLIST_EXAMPLES_DIR='"$(abspath $(BUILD))/examples"' -DLIST_LIB_DIR='"$(abspath $(BUILD_LIB))"'
 
 $(BUILD)/tests/test_list_heap: $(BUILD)/tests-san/test_list_heap.o $(call san,$(LIST_SRC)) $(LOWER_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
 $(BUILD)/tests/test_list_osmem: $(BUILD)/tests-san/test_list_osmem.o $(call san,$(OSMEM_SRC)) \
-		$(LOWER_SAN) | $(BUILD)/examples/osmem_example $(LIBDIR)/libosmem.so
+		$(LOWER_SAN) | $(BUILD)/examples/osmem_example $(BUILD_LIB)/libosmem.so
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 

@@ -31,8 +31,8 @@ TESTS += $(BUILD)/tests/test_override_$(1) $(BUILD)/tests/test_programs_$(1)
 endef
 
 ifneq ($(wildcard src/fast/*.c),)
-$(eval $(call override_suite,heapkit,$(LIBDIR)/libheapkit.so))
+$(eval $(call override_suite,heapkit,$(BUILD_LIB)/libheapkit.so))
 endif
 ifneq ($(wildcard src/buddy/*.c),)
-$(eval $(call override_suite,heapkit-buddy,$(LIBDIR)/libheapkit-buddy.so))
+$(eval $(call override_suite,heapkit-buddy,$(BUILD_LIB)/libheapkit-buddy.so))
 endif

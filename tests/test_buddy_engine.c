@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "buddy/buddy.h"
-#include "front/engine.h"
+#include "core/engine.h"
 #include "os/sys.h"
 
 #define KiB ((size_t)1024)

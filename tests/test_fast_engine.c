@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "fast/fast_internal.h"
-#include "front/engine.h"
+#include "core/engine.h"
 #include "os/sys.h"
 
 static uint64_t heap_stat(int which)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fast/fast_internal.h"
-#include "front/engine.h"
+#include "core/engine.h"
 #include "os/sys.h"
 
 #define MIB ((size_t)1 << 20)

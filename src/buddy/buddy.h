@@ -1,6 +1,6 @@
 /* The buddy engine's internal interface (spec 003): block and chunk layout, arenas, the page
  * map that says which addresses are ours, large mappings. Only src/buddy and its tests include
- * this; the rest of heapkit reaches the engine through front/engine.h. */
+ * this; the rest of heapkit reaches the engine through core/engine.h. */
 #ifndef HK_BUDDY_BUDDY_H
 #define HK_BUDDY_BUDDY_H
 

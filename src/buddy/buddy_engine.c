@@ -1,4 +1,4 @@
-/* The engine contract (front/engine.h) over the buddy heap: requests of up to 2032 bytes (2048
+/* The engine contract (core/engine.h) over the buddy heap: requests of up to 2032 bytes (2048
  * with the header) come from the calling thread's arena, larger ones are mapped directly.
  * Every free finds its block through the page map and the 16 bytes before the payload, and
  * checks them: a pointer in no chunk or mapping of ours, a header without our magic, or a block
@@ -12,7 +12,7 @@
 #include "core/fmt.h"
 #include "core/options.h"
 #include "core/stats.h"
-#include "front/engine.h"
+#include "core/engine.h"
 #include "os/sys.h"
 
 const char hk_engine_name[] = "heapkit-buddy";

@@ -1,4 +1,4 @@
-/* What the fast engine offers beyond the engine contract (front/engine.h): used by the hk_*
+/* What the fast engine offers beyond the engine contract (core/engine.h): used by the hk_*
  * API (front/hk_api.c) and by tests. */
 #ifndef HK_FAST_FAST_H
 #define HK_FAST_FAST_H

@@ -1,4 +1,4 @@
-/* The engine contract (front/engine.h) over the fast engine, plus what the hk_* API and the
+/* The engine contract (core/engine.h) over the fast engine, plus what the hk_* API and the
  * tests reach: statistics as text and JSON, mallinfo, trim and collection, and the invariant
  * checker fast_check(). */
 #include <malloc.h>
@@ -10,7 +10,7 @@
 #include "core/stats.h"
 #include "fast/fast.h"
 #include "fast/fast_internal.h"
-#include "front/engine.h"
+#include "core/engine.h"
 #include "os/sys.h"
 
 const char hk_engine_name[] = "heapkit";

@@ -3,7 +3,7 @@
 
 #include "core/compiler.h"
 #include "fast/fast.h"
-#include "front/engine.h"
+#include "core/engine.h"
 
 HK_EXPORT const char *hk_version(void)
 {

@@ -1,4 +1,4 @@
-/* The standard malloc family, as a thin layer over one engine (see engine.h). This file owns the
+/* The standard malloc family, as a thin layer over one engine (core/engine.h). This file owns the
  * C/POSIX/glibc semantics — zero sizes, overflowing products, alignment rules, errno — so every
  * engine behind it answers the same way. Linked into libheapkit (fast engine) and
  * libheapkit-buddy (buddy engine); built with LTO there so malloc inlines the engine's fast path.
@@ -19,7 +19,7 @@
 #include "core/compiler.h"
 #include "core/fmt.h"
 #include "core/options.h"
-#include "front/engine.h"
+#include "core/engine.h"
 #include "os/sys.h"
 
 /* Blocks are at least this aligned without asking (x86-64 max_align_t). */

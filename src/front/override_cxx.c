@@ -8,7 +8,7 @@
 
 #include "core/compiler.h"
 #include "core/fatal.h"
-#include "front/engine.h"
+#include "core/engine.h"
 
 typedef void (*new_handler_fn)(void);
 extern new_handler_fn _ZSt15get_new_handlerv(void) __attribute__((weak));

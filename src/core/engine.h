@@ -12,8 +12,8 @@
  * - Checked mode (HEAPKIT_CHECK=1) and always-on cheap checks report misuse with hk_fatal naming
  *   the call, e.g. "double free of 0x… in free()". The name of the calling function is passed
  *   where a check can fire. */
-#ifndef HK_FRONT_ENGINE_H
-#define HK_FRONT_ENGINE_H
+#ifndef HK_CORE_ENGINE_H
+#define HK_CORE_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
