@@ -260,6 +260,24 @@ Test(api, posix_memalign_validates_and_aligns)
     cr_assert_eq(posix_memalign(&p, 64, opaque(SIZE_MAX - 100)), ENOMEM);
 }
 
+Test(api, posix_memalign_failing_with_enomem_also_sets_errno)
+{
+    /* glibc's does, and programs (glibc's own tests among them) read errno after it. */
+    void *p = (void *)0x1;
+    const size_t alignments[] = {16, 64, 4096, 1 * MiB};
+    for (size_t i = 0; i < sizeof alignments / sizeof alignments[0]; i++) {
+        errno = 0;
+        cr_assert_eq(posix_memalign(&p, alignments[i], opaque(SIZE_MAX - 100)), ENOMEM);
+        cr_assert_eq(errno, ENOMEM, "errno %d after posix_memalign(%zu, SIZE_MAX - 100)", errno,
+                     alignments[i]);
+        cr_assert_eq(p, (void *)0x1, "*memptr untouched on failure");
+    }
+    errno = 1234;
+    cr_assert_eq(posix_memalign(&p, 64, 100), 0);
+    cr_assert_eq(errno, 1234, "a successful posix_memalign leaves errno alone");
+    free(p);
+}
+
 Test(api, aligned_alloc_rejects_non_power_of_two)
 {
     errno = 0;
