@@ -374,6 +374,28 @@ Test(api, mallinfo2_counts_live_memory)
     cr_assert_geq(narrow.uordblks, 0);
 }
 
+Test(api, mallinfo2_in_use_grows_by_the_bytes_handed_out_below_128k)
+{
+    /* glibc counts every block below its mmap threshold (128 KiB) in uordblks, whichever way
+     * the allocator obtained it; programs measure their own use that way. */
+    enum { N = 19 };
+    void *blocks[N];
+    size_t asked = 0;
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < N; i++) {
+        size_t size = 160 * (size_t)(i + 1);
+        blocks[i] = malloc(size);
+        cr_assert_not_null(blocks[i]);
+        memset(blocks[i], 0x3C, size);
+        asked += size;
+    }
+    struct mallinfo2 after = mallinfo2();
+    cr_assert_geq(after.uordblks, before.uordblks + asked,
+                  "uordblks %zu -> %zu after handing out %zu bytes", before.uordblks,
+                  after.uordblks, asked);
+    for (int i = 0; i < N; i++) free(blocks[i]);
+}
+
 Test(api, malloc_stats_reports_on_stderr, .init = cr_redirect_stderr)
 {
     void *p = malloc(1000);

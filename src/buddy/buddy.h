@@ -33,6 +33,9 @@
 #define BUDDY_ARENAS_MAX 64
 /* A plain large mapping starts with its record (length) and then the tag: payload at +32. */
 #define BUDDY_LARGE_PREFIX_BYTES 32
+/* glibc's mmap threshold: it counts every block asked below it in mallinfo2's uordblks (its heap)
+ * and only bigger ones in hblkhd. Large blocks asked below it are counted the same way here. */
+#define BUDDY_HEAP_LIKE_MAX_BYTES ((size_t)128 * 1024)
 
 /* Block status words. A magic in the high half catches pointers we never returned. */
 enum {
@@ -156,14 +159,17 @@ typedef struct {
     uint64_t frees;        /* large blocks freed */
     uint64_t live;         /* large blocks in use */
     uint64_t live_bytes;   /* bytes mapped for them */
+    uint64_t live_small;   /* those asked with fewer than BUDDY_HEAP_LIKE_MAX_BYTES */
+    uint64_t live_small_bytes; /* bytes mapped for those */
     uint64_t cached;       /* freed mappings kept for reuse */
     uint64_t cached_bytes; /* their bytes */
     uint64_t cache_hits;   /* allocations served from the cache */
     uint64_t shrunk;       /* reallocs that unmapped a block's tail */
 } buddy_large_stats_t;
 
-/* A mapped block of size bytes whose payload is aligned to alignment (16 or more). */
-void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed);
+/* A mapped block of size bytes, plus headroom bytes mapped beyond them for growth, whose payload
+ * is aligned to alignment (16 or more). */
+void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zeroed);
 /* Frees the large block whose tag is at tag (already validated as TAG_LARGE). */
 void buddy_large_free(buddy_block_t *tag);
 /* The usable bytes of the large block with this tag. */

@@ -73,7 +73,7 @@ void *hk_engine_malloc(size_t size)
         return hk_likely(block != NULL) ? payload_of(block) : NULL;
     }
     if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, BUDDY_HEADER_BYTES, false);
+    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, false);
 }
 
 void *hk_engine_calloc(size_t size)
@@ -84,7 +84,7 @@ void *hk_engine_calloc(size_t size)
         return memset(payload_of(block), 0, size);
     }
     if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, BUDDY_HEADER_BYTES, true);
+    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, true);
 }
 
 static uint64_t aligned_calls, realloc_calls, realloc_in_place_large;
@@ -107,7 +107,7 @@ void *hk_engine_aligned(size_t alignment, size_t size)
         tag->next = block;
         return payload;
     }
-    return buddy_large_alloc(size, alignment, false);
+    return buddy_large_alloc(size, 0, alignment, false);
 }
 
 /* ---- Finding and checking a block from a pointer -------------------------------------------- */
@@ -228,7 +228,7 @@ static void *realloc_move(void *p, found_t found, size_t usable, size_t size, co
 {
     void *q = NULL;
     if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
-        q = buddy_large_alloc(size + size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
+        q = buddy_large_alloc(size, size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
                               false);
     if (!q) q = hk_engine_malloc(size);
     if (!q) return NULL;
@@ -300,6 +300,8 @@ bool hk_engine_trim(size_t pad)
     X(heap_bytes_free, "bytes of buddy blocks in free lists")                                      \
     X(large_in_use, "mapped large blocks in use")                                                  \
     X(large_bytes_in_use, "bytes mapped for large blocks in use")                                  \
+    X(large_below_128k, "of those, asked below 128 KiB (mallinfo2 counts them as heap)")           \
+    X(large_below_128k_bytes, "bytes mapped for those")                                            \
     X(large_cached, "freed large mappings kept for reuse")                                         \
     X(large_cached_bytes, "bytes of those")                                                        \
     X(large_cache_hits, "large allocations served from the cache")                                 \
@@ -349,6 +351,8 @@ static void collect(uint64_t *values, uint64_t *orders)
     values[STAT_heap_bytes_mapped] = values[STAT_chunks] * BUDDY_CHUNK_BYTES;
     values[STAT_large_in_use] = large.live;
     values[STAT_large_bytes_in_use] = large.live_bytes;
+    values[STAT_large_below_128k] = large.live_small;
+    values[STAT_large_below_128k_bytes] = large.live_small_bytes;
     values[STAT_large_cached] = large.cached;
     values[STAT_large_cached_bytes] = large.cached_bytes;
     values[STAT_large_cache_hits] = large.cache_hits;
@@ -362,11 +366,14 @@ void hk_engine_mallinfo(struct mallinfo2 *out)
     size_t free_count = 0;
     for (unsigned level = 0; level < BUDDY_ORDERS; level++)
         free_count += orders[2 * level + 1];
-    out->arena = values[STAT_heap_bytes_mapped];
+    /* As glibc: blocks asked below its mmap threshold are the heap (arena, uordblks), whether
+     * they came from the buddy heap or from their own mapping; bigger ones are hblks/hblkhd. */
+    uint64_t heap_like = values[STAT_large_below_128k_bytes];
+    out->arena = values[STAT_heap_bytes_mapped] + heap_like;
     out->ordblks = free_count;
-    out->hblks = values[STAT_large_in_use];
-    out->hblkhd = values[STAT_large_bytes_in_use];
-    out->uordblks = values[STAT_heap_bytes_in_use];
+    out->hblks = values[STAT_large_in_use] - values[STAT_large_below_128k];
+    out->hblkhd = values[STAT_large_bytes_in_use] - heap_like;
+    out->uordblks = values[STAT_heap_bytes_in_use] + heap_like;
     out->fordblks = values[STAT_heap_bytes_free] + values[STAT_large_cached_bytes];
     out->keepcost = 0;
 }
