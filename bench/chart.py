@@ -5,7 +5,7 @@ import math
 
 # One fixed colour per allocator, so charts from different runs read the same way.
 COLOURS = {"jemalloc": "#1f77b4", "mimalloc": "#2ca02c", "tcmalloc": "#ff7f0e",
-           "heapkit": "#d62728", "heapkit-buddy": "#9467bd"}
+           "heapkit": "#d62728", "heapkit-buddy": "#9467bd", "heapkit-buddy-chunks": "#bcbd22"}
 SPARE_COLOURS = ["#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
 

@@ -45,7 +45,10 @@ PROGRAMS = [
 ]
 PEERS = [("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2"),
          ("tcmalloc", "libtcmalloc_minimal.so.4")]
-HEAPKIT = [("heapkit", "libheapkit.so"), ("heapkit-buddy", "libheapkit-buddy.so")]
+HEAPKIT = [("heapkit", "libheapkit.so"), ("heapkit-buddy", "libheapkit-buddy.so"),
+           ("heapkit-buddy-chunks", "libheapkit-buddy.so")]
+# Allocators that are a library plus options: the variables are set for every run of them.
+ALLOCATOR_ENV = {"heapkit-buddy-chunks": {"HEAPKIT_BUDDY_CHUNKS": "1"}}
 CALLGRIND_SIZES = [16, 256, 4096]
 
 _live_children = set()   # process-group ids still running; killed on any exit path
@@ -115,15 +118,19 @@ def find_allocators(build):
     return found, missing
 
 
-def env_for(preload, threads, scale):
+def env_for(preload, threads, scale, name=None):
     """The environment of a run; LD_PRELOAD only when preload is given (the launcher sets it
-    for measured runs, so that it reaches the program and not the launcher)."""
+    for measured runs, so that it reaches the program and not the launcher), plus the options
+    of allocator `name` (ALLOCATOR_ENV)."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    for var in ("HEAPKIT_BUDDY_CHUNKS",):
+        env.pop(var, None)
     if preload:
         env["LD_PRELOAD"] = preload
     env["BENCH_THREADS"] = str(threads)
     env["BENCH_SCALE"] = str(scale)
+    env.update(ALLOCATOR_ENV.get(name, {}))
     return env
 
 
@@ -316,10 +323,10 @@ def _wait_or_kill(pid, timeout):
 
 # ---------------------------------------------------------------- callgrind micro-measure
 
-def callgrind_ir(pair, size, n, preload, tmp):
+def callgrind_ir(pair, size, n, preload, tmp, name=None):
     """(total Ir, Ir of main's own loop) for `pair SIZE N` under callgrind."""
     out = os.path.join(tmp, "cg.out")
-    env = env_for(preload, 1, 1)
+    env = env_for(preload, 1, 1, name)
     subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, pair,
                     str(size), str(n)], env=env, capture_output=True, timeout=120, check=True)
     total = None
@@ -347,8 +354,8 @@ def run_callgrind(allocs, build, tmp, pairs):
     for name, preload in allocs:
         for size in CALLGRIND_SIZES:
             try:
-                t0, m0 = callgrind_ir(pair, size, 0, preload, tmp)
-                t1, m1 = callgrind_ir(pair, size, pairs, preload, tmp)
+                t0, m0 = callgrind_ir(pair, size, 0, preload, tmp, name)
+                t1, m1 = callgrind_ir(pair, size, pairs, preload, tmp, name)
                 res[(name, size)] = ((t1 - t0) / pairs, (t1 - t0 - (m1 - m0)) / pairs)
             except (subprocess.SubprocessError, OSError, TypeError) as e:
                 log("callgrind: %s %d B failed: %s" % (name, size, e))
@@ -427,8 +434,10 @@ def write_report(path_md, path_svg, meta, allocs, missing, names, stats, skipped
              meta["host"], meta["cpu"], meta["cores"], meta["kernel"], meta["runs"],
              meta["threads"], meta["scale"], meta["elapsed"], meta["load"][0], meta["load"][1]),
          "",
-         "Allocators: " + ", ".join("%s (`%s`)" % (a, p or "no preload") for a, p in allocs)
-         + ".", ""]
+         "Allocators: " + ", ".join(
+             "%s (`%s`%s)" % (a, p or "no preload", "".join(
+                 ", %s=%s" % kv for kv in sorted(ALLOCATOR_ENV.get(a, {}).items())))
+             for a, p in allocs) + ".", ""]
     if missing:
         L += ["**Missing (not measured):** " + "; ".join("%s — %s" % m for m in missing) + ".",
               ""]
@@ -595,7 +604,7 @@ def main():
                 # rotate the starting allocator so no allocator always runs first
                 order = allocs[r % len(allocs):] + allocs[:r % len(allocs)]
                 for name, preload in order:
-                    e = env_for(None, a.threads, a.scale)
+                    e = env_for(None, a.threads, a.scale, name)
                     extras, err = {}, ""
                     if w == "python3":
                         wall, rss, rc, out, err = run_child(
