@@ -3,6 +3,8 @@
 #   make test            builds and runs every test suite       (tests/run.sh sums the results)
 #   make bench           benchmarks against glibc and the peers (see bench/README.md)
 #   make install PREFIX=/usr/local
+#   make example | tests | main | check | test_application, make -C src: the specs' own commands
+#                        (mk/specs.mk)
 # Options: OPT='-O2 -g' (optimisation), CC=clang, VALGRIND=1 (valgrind client requests).
 # Each part of the tree adds its products in mk/<part>.mk by appending to LIBS, EXAMPLES, TESTS,
 # HEADERS and BINS, using the object lists and flags defined here.
@@ -102,6 +104,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) src/libosmem.so
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
