@@ -149,7 +149,7 @@ char *buddy_sbrk_take_page(buddy_arena_t *arena)
 {
     hk_lock(&heap_lock);
     char *page = heap.pool_count ? pool_pop() : NULL;
-    if (!page && !brk_failed) page = heap_grow();
+    if (!page && !__atomic_load_n(&brk_failed, __ATOMIC_RELAXED)) page = heap_grow();
     if (page && !buddy_pagemap_set(page, BUDDY_PAGE_BYTES, buddy_heap_page_entry(arena))) {
         if (pool_reserve()) pool_push(page);
         page = NULL;
@@ -194,6 +194,6 @@ void buddy_sbrk_stats(buddy_sbrk_stats_t *out)
     out->pages = heap.pages;
     out->pooled = heap.pool_count;
     out->pooled_resident = heap.pool_resident;
-    out->brk_failed = brk_failed;
+    out->brk_failed = __atomic_load_n(&brk_failed, __ATOMIC_RELAXED);
     hk_unlock(&heap_lock);
 }
