@@ -51,15 +51,16 @@ static size_t random_size(unsigned *state, size_t max)
 
 static void fill(unsigned char *p, stamp_t stamp)
 {
-    for (size_t i = 0; i < stamp.size; i++) p[i] = (unsigned char)(stamp.seed + i * 7);
+    for (size_t i = 0; i < stamp.size; i++)
+        p[i] = (unsigned char)(stamp.seed + i * 7);
 }
 
 static long count_damage(const unsigned char *p, stamp_t stamp)
 {
     for (size_t i = 0; i < stamp.size; i++)
         if (p[i] != (unsigned char)(stamp.seed + i * 7)) {
-            fprintf(stderr, "t-test1: block %p of %zu bytes damaged at byte %zu\n",
-                    (const void *)p, stamp.size, i);
+            fprintf(stderr, "t-test1: block %p of %zu bytes damaged at byte %zu\n", (const void *)p,
+                    stamp.size, i);
             return 1;
         }
     return 0;

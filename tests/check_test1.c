@@ -54,9 +54,12 @@ static void sizes_are_aligned_usable_and_distinct(void)
             }
     }
     /* Free in an order that is neither the allocation order nor its reverse. */
-    for (size_t i = 0; i < N; i += 3) free(blocks[i]);
-    for (size_t i = 1; i < N; i += 3) free(blocks[i]);
-    for (size_t i = 2; i < N; i += 3) free(blocks[i]);
+    for (size_t i = 0; i < N; i += 3)
+        free(blocks[i]);
+    for (size_t i = 1; i < N; i += 3)
+        free(blocks[i]);
+    for (size_t i = 2; i < N; i += 3)
+        free(blocks[i]);
 }
 
 static void calloc_zeroes_and_checks_the_product(void)
@@ -69,7 +72,8 @@ static void calloc_zeroes_and_checks_the_product(void)
         CHECK(p != NULL, "calloc(%zu, 1) failed", size);
         if (!p) continue;
         size_t nonzero = 0;
-        for (size_t i = 0; i < size; i++) nonzero += p[i] != 0;
+        for (size_t i = 0; i < size; i++)
+            nonzero += p[i] != 0;
         CHECK(nonzero == 0, "calloc(%zu, 1) has %zu nonzero bytes", size, nonzero);
         free(p);
     }
@@ -96,7 +100,8 @@ static void realloc_keeps_contents(void)
                 CHECK(0, "growing to %zu lost byte %zu", next, i);
                 break;
             }
-        for (size_t i = size; i < next; i++) p[i] = (unsigned char)(i * 13);
+        for (size_t i = size; i < next; i++)
+            p[i] = (unsigned char)(i * 13);
         size = next;
     }
     while (size > 4) {
@@ -121,12 +126,14 @@ static void reallocarray_checks_the_product(void)
     int *a = reallocarray(NULL, 50, sizeof(int));
     CHECK(a != NULL, "reallocarray(NULL, 50, 4) failed");
     if (!a) return;
-    for (int i = 0; i < 50; i++) a[i] = i;
+    for (int i = 0; i < 50; i++)
+        a[i] = i;
     int *b = reallocarray(a, 5000, sizeof(int));
     CHECK(b != NULL, "reallocarray to 5000 ints failed");
     if (b) {
         a = b;
-        for (int i = 0; i < 50; i++) CHECK(a[i] == i, "reallocarray lost element %d", i);
+        for (int i = 0; i < 50; i++)
+            CHECK(a[i] == i, "reallocarray lost element %d", i);
     }
     int *volatile kept = a; /* still ours after the failed call (the compiler cannot know) */
     errno = 0;
