@@ -5,6 +5,8 @@
 #   make install         libraries, headers, pkg-config and CMake files, man pages, the command
 #                        (PREFIX=/usr/local, LIBDIR, DESTDIR...: see mk/install.mk); make uninstall
 #   make deb             build/heapkit_<version>_<arch>.deb (mk/deb.mk)
+#   make example | tests | main | check | test_application, make -C src: the specs' own commands
+#                        (mk/specs.mk)
 # Options: OPT='-O2 -g' (optimisation), CC=clang, VALGRIND=1 (valgrind client requests).
 # Each part of the tree adds its products in mk/<part>.mk by appending to LIBS, EXAMPLES, TESTS,
 # HEADERS and BINS, using the object lists and flags defined here.
@@ -112,6 +114,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) src/libosmem.so
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

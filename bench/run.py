@@ -160,6 +160,8 @@ def env_for(preload, threads, scale, extra=None):
     allocator variant's options."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    for var in [v for v in env if v.startswith("HEAPKIT_")]:
+        env.pop(var)        # a variant's options come from `extra`, never from the runner's
     if preload:
         env["LD_PRELOAD"] = preload
     env.update(extra or {})

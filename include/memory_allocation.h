@@ -1,7 +1,9 @@
 /* memory_allocation (spec 000): a thread-safe allocator over a linked list of memory chunks in
- * mmap'd pages. One global mutex guards the list; it is set up and torn down by the library's
- * constructor and destructor. Chunks are split on allocation and coalesced on free; when no
- * chunk fits, more pages are mapped (a request larger than a page gets a mapping big enough). */
+ * mmap'd pages. One global mutex guards the list; the library's constructor readies it for
+ * fork, and it is never destroyed, so free_memory and allocate_memory keep working in
+ * destructors and atexit handlers that run after the library's own destructor. Chunks are split
+ * on allocation and coalesced on free; when no chunk fits, more pages are mapped (a request
+ * larger than a page gets a mapping big enough). */
 #ifndef MEMORY_ALLOCATION_H
 #define MEMORY_ALLOCATION_H
 

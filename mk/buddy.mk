@@ -28,8 +28,12 @@ $(BUILD)/tests/test_buddy_engine: $(BUILD)/tests-san/test_buddy_engine.o $(call 
 # The library as this process's malloc (no sanitizer: it would replace malloc itself).
 # -fno-builtin: the compiler must not reason malloc calls away (clang drops a malloc whose only
 # use is a NULL check, and assumes it succeeded).
-$(BUILD)/tests/test_buddy_override.o: TEST_CFLAGS += -fno-builtin
-$(BUILD)/tests/test_buddy_override: $(BUILD)/tests/test_buddy_override.o $(BUDDY_LIB)
+# It runs buddy_workload under strace with the library preloaded.
+$(BUILD)/tests/test_buddy_override.o: TEST_CFLAGS += -fno-builtin \
+	-DHK_BUDDY_LIB='"$(abspath $(BUDDY_LIB))"'
+$(BUILD)/tests/test_buddy_override.o: mk/buddy.mk
+$(BUILD)/tests/test_buddy_override: $(BUILD)/tests/test_buddy_override.o $(BUDDY_LIB) \
+		| $(BUILD)/examples/buddy_workload
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< -L$(BUILD_LIB) -l:libheapkit-buddy.so -Wl,-rpath,$(abspath $(BUILD_LIB)) $(TEST_LIBS)
 

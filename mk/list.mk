@@ -71,9 +71,16 @@ $(BUILD)/tests/test_list_osmem: $(BUILD)/tests-san/test_list_osmem.o $(call san,
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
 $(BUILD)/tests/test_list_chunks: $(BUILD)/tests-san/test_list_chunks.o $(call san,$(CHUNKS_SRC)) \
-		$(LOWER_SAN)
+		$(LOWER_SAN) | $(BUILD)/tests/helper_chunks_late_free
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(TEST_LIBS)
+
+# Uses memory_allocation after the library's destructor (test_list_chunks runs it): linked with
+# the static library, whose destructor is then one of the program's own.
+$(BUILD)/tests/helper_chunks_late_free: $(BUILD)/tests/helper_chunks_late_free.o \
+		$(BUILD_LIB)/libmemory_allocation.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lpthread -ldl
 
 $(BUILD)/tests/test_list_pool: $(BUILD)/tests-san/test_list_pool.o $(call san,$(POOL_SRC)) $(LOWER_SAN)
 	@mkdir -p $(dir $@)

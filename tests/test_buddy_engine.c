@@ -1,6 +1,10 @@
 /* The buddy engine linked straight into the test (ASan+UBSan): split and merge per order with
- * buddy_check after every step, chunk release, alignment of every power of two up to 1 MiB,
- * realloc in place, large mappings and their munmap, statistics, and misuse detection. */
+ * buddy_check after every step, in pages of the sbrk heap (the default: the break moves a page
+ * at a time, empty pages go back to the heap's pool, memory others took from the break is left
+ * alone, chunks when the break cannot grow) and in 64 KiB chunks (HEAPKIT_BUDDY_CHUNKS=1: chunk
+ * release), alignment of every power of two up to 1 MiB, realloc in place, large mappings and
+ * their munmap, statistics, and misuse detection. Each test runs in its own process, so the
+ * option and the heap start afresh in each. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <malloc.h>
@@ -36,13 +40,37 @@ static void expect_all_arenas_sound(void)
     }
 }
 
-/* A private arena, so counts start from zero whatever other tests did. */
+/* Private arenas, so counts start from zero whatever other tests did; their indexes (which the
+ * page map records for heap pages) are past those the engine's arenas use on this machine. */
 static buddy_arena_t *fresh_arena(void)
 {
-    static buddy_arena_t arena;
-    memset(&arena, 0, sizeof arena);
-    hk_lock_init(&arena.lock);
-    return &arena;
+    static buddy_arena_t arenas[2];
+    static unsigned used;
+    cr_assert_lt(used, 2);
+    buddy_arena_t *arena = &arenas[used];
+    memset(arena, 0, sizeof *arena);
+    hk_lock_init(&arena->lock);
+    arena->index = BUDDY_ARENAS_MAX - 1 - used++;
+    cr_assert_gt(arena->index, buddy_arena_count());
+    return arena;
+}
+
+/* .init of the suites that run with HEAPKIT_BUDDY_CHUNKS=1. */
+static void use_chunks(void)
+{
+    setenv("HEAPKIT_BUDDY_CHUNKS", "1", 1);
+}
+
+static sys_counters_t counters(void)
+{
+    sys_counters_t now;
+    sys_counters(&now);
+    return now;
+}
+
+static char *current_break(void)
+{
+    return sbrk(0);
 }
 
 static volatile size_t opaque_size;
@@ -67,29 +95,35 @@ Test(heap, level_for_maps_sizes_with_header_to_orders)
         cr_assert_eq(buddy_level_for(buddy_order_bytes(l)), l);
 }
 
-Test(heap, allocating_the_smallest_order_splits_one_free_block_per_order)
+Test(heap, allocating_the_smallest_order_takes_one_page_from_the_break_and_splits_it)
 {
     buddy_arena_t *arena = fresh_arena();
+    sys_counters_t before = counters();
     buddy_block_t *b = buddy_alloc_block(arena, 0);
     cr_assert_not_null(b);
+    sys_counters_t after = counters();
     expect_sound(arena);
-    cr_assert_eq(arena->chunk_count, 1);
+    cr_assert_eq(after.brk, before.brk + 1, "one sbrk");
+    cr_assert_eq(after.brk_bytes - before.brk_bytes, BUDDY_PAGE_BYTES, "of one page");
+    cr_assert_eq(arena->heap_pages, 1);
+    cr_assert_eq(arena->chunk_count, 0);
+    cr_assert_eq((uintptr_t)b % BUDDY_PAGE_BYTES, 0, "the page's lower half is kept");
+    cr_assert(buddy_in_sbrk_heap(b));
+    cr_assert_eq(buddy_pagemap_get(b), buddy_heap_page_entry(arena));
+    /* The lower half split into one free block of each order from 32 to 1024; the upper half is
+     * one free top-order block. */
+    for (unsigned l = 0; l < BUDDY_ORDERS; l++)
+        cr_assert_eq(arena->free_blocks[l], 1, "order %u", l);
     cr_assert_eq(arena->used_blocks[0], 1);
-    /* The first region holds the chunk header (64 B) and its buddies (64..1024 B), the carved
-     * 2048-byte region one free block of each order from 32 to 1024. */
-    cr_assert_eq(arena->free_blocks[0], 1);
-    for (unsigned l = 1; l < BUDDY_ORDERS - 1; l++)
-        cr_assert_eq(arena->free_blocks[l], 2, "order %u", l);
-    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 0);
-    cr_assert_eq((uintptr_t)b % BUDDY_MAX_BLOCK_BYTES, 0, "the lower half is kept");
     buddy_free_block(arena, b);
     expect_sound(arena);
     cr_assert_eq(arena->used_blocks[0], 0);
-    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 1, "everything merged back");
+    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 2, "everything merged back to two halves");
     cr_assert_eq(arena->free_blocks[0], 0);
+    cr_assert_eq(arena->empty_pages, 1, "the page is empty, and kept");
 }
 
-Test(heap, each_order_splits_and_merges_with_check_after_every_step)
+static void each_order_splits_and_merges(void)
 {
     buddy_arena_t *arena = fresh_arena();
     for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
@@ -121,9 +155,13 @@ Test(heap, each_order_splits_and_merges_with_check_after_every_step)
     }
 }
 
-Test(heap, random_allocations_and_frees_keep_every_invariant)
+Test(heap, each_order_splits_and_merges_with_check_after_every_step)
 {
-    buddy_arena_t *arena = fresh_arena();
+    each_order_splits_and_merges();
+}
+
+static void random_allocations_and_frees(buddy_arena_t *arena)
+{
     enum { SLOTS = 300, STEPS = 4000 };
     static buddy_block_t *slots[SLOTS];
     memset(slots, 0, sizeof slots);
@@ -142,6 +180,167 @@ Test(heap, random_allocations_and_frees_keep_every_invariant)
     for (int i = 0; i < SLOTS; i++)
         if (slots[i]) buddy_free_block(arena, slots[i]);
     expect_sound(arena);
+}
+
+Test(heap, random_allocations_and_frees_keep_every_invariant)
+{
+    buddy_arena_t *arena = fresh_arena();
+    random_allocations_and_frees(arena);
+    cr_assert_eq(arena->chunk_count, 0);
+    cr_assert_eq(arena->empty_pages, arena->heap_pages, "nothing is in use");
+    cr_assert_leq(arena->heap_pages, BUDDY_EMPTY_PAGES_KEPT);
+    cr_assert_gt(arena->pages_returned, 0, "the pages beyond a few went to the pool");
+    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 2 * arena->heap_pages,
+                 "every page merged back to its two halves");
+}
+
+Test(heap, empty_pages_beyond_a_few_go_to_the_pool_and_serve_other_arenas_first)
+{
+    buddy_arena_t *arena = fresh_arena();
+    enum { PAGES = BUDDY_EMPTY_PAGES_KEPT + 4 };
+    static buddy_block_t *blocks[2 * PAGES];
+    for (int i = 0; i < 2 * PAGES; i++)
+        blocks[i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+    cr_assert_eq(arena->heap_pages, PAGES);
+    cr_assert_eq(arena->empty_pages, 0);
+    for (int i = 0; i < 2 * PAGES; i++) {
+        buddy_free_block(arena, blocks[i]);
+        if (i % 4 == 0) expect_sound(arena);
+    }
+    expect_sound(arena);
+    cr_assert_eq(arena->heap_pages, BUDDY_EMPTY_PAGES_KEPT, "a few empty pages are kept");
+    cr_assert_eq(arena->empty_pages, BUDDY_EMPTY_PAGES_KEPT);
+    cr_assert_eq(arena->pages_returned, PAGES - BUDDY_EMPTY_PAGES_KEPT);
+    cr_assert_eq(buddy_pagemap_get(blocks[2 * PAGES - 1]), PAGE_NOT_OURS,
+                 "the page map forgets a pooled page");
+    buddy_sbrk_stats_t pool;
+    buddy_sbrk_stats(&pool);
+    cr_assert_eq(pool.pooled, PAGES - BUDDY_EMPTY_PAGES_KEPT);
+    /* Another arena takes the pooled pages before the break moves. */
+    buddy_arena_t *other = fresh_arena();
+    sys_counters_t before = counters();
+    for (int i = 0; i < 2 * (PAGES - BUDDY_EMPTY_PAGES_KEPT); i++)
+        cr_assert_not_null(buddy_alloc_block(other, BUDDY_ORDERS - 1));
+    cr_assert_eq(counters().brk, before.brk, "pooled pages were reused");
+    cr_assert_eq(other->heap_pages, PAGES - BUDDY_EMPTY_PAGES_KEPT);
+    expect_sound(other);
+    cr_assert_not_null(buddy_alloc_block(other, BUDDY_ORDERS - 1));
+    cr_assert_eq(counters().brk, before.brk + 1, "then the break moves again");
+    expect_sound(other);
+    expect_sound(arena);
+}
+
+Test(heap, trim_gives_empty_pages_to_the_pool_and_their_memory_to_the_kernel)
+{
+    buddy_arena_t *arena = fresh_arena();
+    static buddy_block_t *blocks[16];
+    for (int i = 0; i < 16; i++)
+        blocks[i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+    for (int i = 0; i < 16; i++)
+        buddy_free_block(arena, blocks[i]);
+    cr_assert_eq(arena->empty_pages, 8);
+    cr_assert(buddy_release_idle(arena));
+    expect_sound(arena);
+    cr_assert_eq(arena->heap_pages, 0);
+    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 0);
+    sys_counters_t before = counters();
+    cr_assert(buddy_sbrk_trim());
+    cr_assert_eq(counters().madvise, before.madvise + 8, "one madvise per pooled page");
+    buddy_sbrk_stats_t pool;
+    buddy_sbrk_stats(&pool);
+    cr_assert_eq(pool.pooled, 8);
+    cr_assert_eq(pool.pooled_resident, 0);
+    cr_assert_not(buddy_sbrk_trim(), "nothing left to give back");
+}
+
+Test(heap, the_break_moves_a_page_at_a_time_past_memory_others_took_from_it)
+{
+    buddy_arena_t *arena = fresh_arena();
+    buddy_block_t *first = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+    buddy_alloc_block(arena, BUDDY_ORDERS - 1); /* the page's other half */
+    /* Someone else takes memory from the break, leaving it unaligned. */
+    char *foreign = sbrk(3 * (intptr_t)BUDDY_PAGE_BYTES + 100);
+    cr_assert_neq(foreign, (char *)-1);
+    cr_assert_eq(foreign, (char *)first + BUDDY_PAGE_BYTES, "the heap's page ended at the break");
+    char *foreign_end = current_break();
+    sys_counters_t before = counters();
+    buddy_block_t *next = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+    cr_assert_eq(counters().brk, before.brk + 1);
+    uintptr_t boundary = ((uintptr_t)foreign_end + BUDDY_PAGE_BYTES - 1) & ~(BUDDY_PAGE_BYTES - 1);
+    cr_assert_eq((uintptr_t)next, boundary,
+                 "the next page starts at the next page boundary above the foreign memory");
+    cr_assert_eq(current_break(), (char *)next + BUDDY_PAGE_BYTES);
+    for (char *p = foreign; p < foreign_end; p += 1024)
+        cr_assert_eq(buddy_pagemap_get(p), PAGE_NOT_OURS, "foreign brk memory is not ours");
+    cr_assert_not(buddy_in_sbrk_heap((char *)next + BUDDY_PAGE_BYTES));
+    memset(foreign, 0x77, (size_t)(foreign_end - foreign));
+    expect_sound(arena);
+}
+
+Test(heap, when_the_break_cannot_grow_arenas_grow_by_chunks)
+{
+    buddy_arena_t *arena = fresh_arena();
+    cr_assert_not_null(buddy_alloc_block(arena, 0));
+    cr_assert_not(buddy_use_chunks());
+    /* A mapping right above the break: brk can no longer grow. */
+    uintptr_t above = ((uintptr_t)current_break() + 4095) & ~(uintptr_t)4095;
+    void *wall = mmap((void *)above, 16 * 4096, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    cr_assert_eq(wall, (void *)above, "could not place a mapping above the break");
+    buddy_block_t *blocks[3];
+    for (int i = 0; i < 3; i++) {
+        blocks[i] = buddy_alloc_block(arena, BUDDY_ORDERS - 1);
+        cr_assert_not_null(blocks[i], "no memory although chunks can be mapped");
+    }
+    cr_assert(buddy_use_chunks(), "the heap gave up on the break");
+    cr_assert_eq(arena->chunk_count, 1);
+    cr_assert_eq(buddy_pagemap_get(blocks[2]), PAGE_SMALL_CHUNK);
+    buddy_sbrk_stats_t heap;
+    buddy_sbrk_stats(&heap);
+    cr_assert_eq(heap.brk_failed, 1);
+    expect_sound(arena);
+    for (int i = 0; i < 3; i++)
+        buddy_free_block(arena, blocks[i]);
+    expect_sound(arena);
+}
+
+/* ---- 64 KiB chunks (HEAPKIT_BUDDY_CHUNKS=1) ------------------------------------------------- */
+
+Test(chunks, allocating_the_smallest_order_maps_a_chunk_and_splits_one_region, .init = use_chunks)
+{
+    buddy_arena_t *arena = fresh_arena();
+    sys_counters_t before = counters();
+    buddy_block_t *b = buddy_alloc_block(arena, 0);
+    cr_assert_not_null(b);
+    expect_sound(arena);
+    cr_assert_eq(counters().brk, before.brk, "the break does not move");
+    cr_assert_eq(arena->chunk_count, 1);
+    cr_assert_eq(arena->heap_pages, 0);
+    cr_assert_eq(arena->used_blocks[0], 1);
+    /* The first region holds the chunk header (64 B) and its buddies (64..1024 B), the carved
+     * 2048-byte region one free block of each order from 32 to 1024. */
+    cr_assert_eq(arena->free_blocks[0], 1);
+    for (unsigned l = 1; l < BUDDY_ORDERS - 1; l++)
+        cr_assert_eq(arena->free_blocks[l], 2, "order %u", l);
+    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 0);
+    cr_assert_eq((uintptr_t)b % BUDDY_MAX_BLOCK_BYTES, 0, "the lower half is kept");
+    buddy_free_block(arena, b);
+    expect_sound(arena);
+    cr_assert_eq(arena->used_blocks[0], 0);
+    cr_assert_eq(arena->free_blocks[BUDDY_ORDERS - 1], 1, "everything merged back");
+    cr_assert_eq(arena->free_blocks[0], 0);
+}
+
+Test(chunks, each_order_splits_and_merges_with_check_after_every_step, .init = use_chunks)
+{
+    each_order_splits_and_merges();
+}
+
+Test(chunks, random_allocations_and_frees_keep_every_invariant, .init = use_chunks)
+{
+    buddy_arena_t *arena = fresh_arena();
+    random_allocations_and_frees(arena);
+    cr_assert_eq(arena->heap_pages, 0);
     cr_assert_leq(arena->chunk_count, BUDDY_EMPTY_CHUNKS_KEPT);
     cr_assert_eq(arena->empty_chunks, arena->chunk_count, "nothing is in use");
     uint64_t carved = 0;
@@ -151,7 +350,8 @@ Test(heap, random_allocations_and_frees_keep_every_invariant)
                  "every chunk merged back to top-order blocks");
 }
 
-Test(heap, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest)
+Test(chunks, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest,
+     .init = use_chunks)
 {
     buddy_arena_t *arena = fresh_arena();
     enum { PER_CHUNK = BUDDY_CHUNK_BYTES / BUDDY_MAX_BLOCK_BYTES - 1, CHUNKS = 5 };
@@ -183,6 +383,21 @@ Test(heap, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest)
     cr_assert(buddy_release_idle(arena));
     cr_assert_eq(arena->chunk_count, 0, "trim unmaps every empty chunk");
     expect_sound(arena);
+}
+
+Test(chunks, the_engine_maps_chunks_and_never_moves_the_break, .init = use_chunks)
+{
+    sys_counters_t before = counters();
+    void *blocks[200];
+    for (int i = 0; i < 200; i++) {
+        blocks[i] = hk_engine_malloc((size_t)(i * 10 % 2000));
+        cr_assert_eq(buddy_pagemap_get(blocks[i]), PAGE_SMALL_CHUNK);
+    }
+    cr_assert_eq(counters().brk, before.brk);
+    expect_all_arenas_sound();
+    for (int i = 0; i < 200; i++)
+        hk_engine_free(blocks[i], "free");
+    expect_all_arenas_sound();
 }
 
 Test(heap, shrinking_a_block_frees_its_upper_halves)
@@ -263,7 +478,7 @@ Test(engine, small_aligned_blocks_come_from_the_buddy_heap)
     buddy_arena_unlock(arena);
     void *p = hk_engine_aligned(128, 100); /* 128 + 100 bytes: a 256-byte block */
     cr_assert_eq((uintptr_t)p % 128, 0);
-    cr_assert_eq(buddy_pagemap_get(p), PAGE_SMALL_CHUNK);
+    cr_assert_eq(buddy_pagemap_get(p), buddy_heap_page_entry(arena), "a page of the sbrk heap");
     arena = buddy_arena_acquire();
     cr_assert_eq(arena->used_blocks[3], used + 1);
     buddy_arena_unlock(arena);
@@ -309,7 +524,7 @@ Test(engine, realloc_stays_in_place_within_its_order_and_splits_on_shrink)
         cr_assert_eq(r[i], 7);
     cr_assert_eq(buddy_pagemap_get(r - 16), PAGE_LARGE_TAG);
     unsigned char *s = hk_engine_realloc(r, 10, "realloc");
-    cr_assert_eq(buddy_pagemap_get(s - 16), PAGE_SMALL_CHUNK, "back to the heap");
+    cr_assert_eq(buddy_page_kind(buddy_pagemap_get(s - 16)), PAGE_SMALL_HEAP, "back to the heap");
     for (int i = 0; i < 10; i++)
         cr_assert_eq(s[i], 7);
     hk_engine_free(s, "free");
@@ -510,6 +725,18 @@ Test(misuse, free_of_a_misaligned_pointer_aborts, .signal = SIGABRT)
 {
     char *p = hk_engine_malloc(256);
     hk_engine_free(p + 1, "free");
+}
+
+Test(misuse, free_of_brk_memory_the_heap_did_not_hand_out_aborts, .signal = SIGABRT)
+{
+    hk_engine_free(hk_engine_malloc(64), "free"); /* the heap has a page */
+    char *foreign = sbrk(2 * (intptr_t)BUDDY_PAGE_BYTES);
+    hk_engine_free(hk_engine_malloc(64), "free");
+    memset(foreign, 0, 2 * BUDDY_PAGE_BYTES);
+    buddy_block_t *fake = (buddy_block_t *)(foreign + BUDDY_PAGE_BYTES);
+    fake->status = BLOCK_USED; /* looks like one of ours, but the page is someone else's */
+    fake->level = 0;
+    hk_engine_free((char *)fake + BUDDY_HEADER_BYTES, "free");
 }
 
 Test(misuse, realloc_of_a_freed_block_aborts, .signal = SIGABRT)

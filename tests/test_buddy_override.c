@@ -2,7 +2,8 @@
  * Criterion's own included, goes through the buddy engine): what is particular to the buddy
  * engine — every power-of-two alignment, misuse caught without checked mode, its statistics — and
  * a threaded random malloc/free/realloc stress in the spirit of t-test1, with blocks handed
- * between threads. The whole malloc surface, threads and fork are the cross-engine suites'
+ * between threads, and the sbrk heap seen through strace (the break moves one page at a time).
+ * The whole malloc surface, threads and fork are the cross-engine suites'
  * (tests/test_override_*.c). No sanitizer: it would replace malloc itself. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -58,6 +59,71 @@ Test(api, statistics_report_the_engine, .init = cr_redirect_stderr)
     free(p);
     fflush(stderr);
     cr_assert_stderr_neq_str("");
+}
+
+/* ---- The sbrk heap under strace ------------------------------------------------------------ */
+
+typedef struct {
+    int moves;           /* brk calls that moved the break */
+    int other_steps;     /* of those, moves by anything but one page */
+    unsigned long first; /* the first move's step */
+} brk_trace_t;
+
+/* Runs buddy_workload (two threads, mostly small blocks) under strace -f -e trace=brk with the
+ * library preloaded (and strace_options, e.g. "-E NAME=value"), and measures each move of the
+ * break against the break before it. */
+static brk_trace_t trace_brk_of_workload(const char *strace_options)
+{
+    char dir[4096], log[] = "/tmp/heapkit-buddy-brk-XXXXXX", command[9000];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    cr_assert_gt(n, 0);
+    dir[n] = '\0';
+    strrchr(dir, '/')[1] = '\0';
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(command, sizeof command,
+             "strace -f -e trace=brk -o %s -E LD_PRELOAD=%s %s %s../examples/buddy_workload 2 "
+             "20000 >/dev/null",
+             log, HK_BUDDY_LIB, strace_options, dir);
+    cr_assert_eq(system(command), 0, "failed: %s", command);
+    FILE *f = fopen(log, "r");
+    cr_assert_not_null(f);
+    brk_trace_t trace = {0};
+    unsigned long known = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *call = strstr(line, "brk(");
+        unsigned long asked, result;
+        cr_assert_null(strstr(line, "unfinished"), "a brk call was interrupted: %s", line);
+        if (!call) continue;
+        if (strncmp(call, "brk(NULL)", 9) == 0) {
+            char *eq = strrchr(call, '=');
+            if (eq) known = strtoul(eq + 1, NULL, 16);
+        } else if (sscanf(call, "brk(%lx) = %lx", &asked, &result) == 2 && asked == result) {
+            unsigned long step = result - known;
+            if (trace.moves++ == 0) trace.first = step;
+            if (step != (unsigned long)sysconf(_SC_PAGESIZE)) trace.other_steps++;
+            known = result;
+        }
+    }
+    fclose(f);
+    unlink(log);
+    return trace;
+}
+
+Test(sbrk, strace_shows_the_heap_growing_one_page_at_a_time)
+{
+    brk_trace_t trace = trace_brk_of_workload("");
+    cr_assert_geq(trace.moves, 50, "the heap grew %d times", trace.moves);
+    cr_assert_eq(trace.other_steps, 0, "%d of %d moves were not one page (the first: %lu bytes)",
+                 trace.other_steps, trace.moves, trace.first);
+}
+
+Test(sbrk, with_chunks_asked_for_the_break_never_moves)
+{
+    brk_trace_t trace = trace_brk_of_workload("-E HEAPKIT_BUDDY_CHUNKS=1");
+    cr_assert_eq(trace.moves, 0);
 }
 
 /* ---- Misuse --------------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* memory_allocation (spec 000): chunk layout, first page, split and coalesce, growth by
  * mapping, chunk_split, bad input, the lock released on every error path, checked-mode
- * misuse, and several threads allocating and freeing with their contents verified. */
+ * misuse, several threads allocating and freeing with their contents verified, and frees after
+ * the library's destructor has run. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "front/list_fronts.h"
 #include "memory_allocation.h"
 #include "os/sys.h"
@@ -222,4 +224,20 @@ Test(chunks_threads, threads_allocate_and_free_without_corruption, .timeout = 60
     cr_assert_eq(s.v[STAT_allocs], s.v[STAT_frees]);
     cr_assert_eq(s.v[STAT_blocks], 1); /* everything merged back; grown regions unmapped */
     cr_assert_eq(s.v[STAT_free_blocks], 1);
+}
+
+/* ---- after the library's destructor ---------------------------------------------------------- */
+
+/* A later destructor and an atexit handler free blocks and allocate again once the library's
+ * own destructor has run (helper_chunks_late_free): the lock must still lock. */
+Test(chunks_exit, free_memory_works_after_the_library_destructor)
+{
+    char dir[4096], command[4200];
+    child_self_dir(dir, sizeof dir);
+    snprintf(command, sizeof command, "exec %shelper_chunks_late_free", dir);
+    child_result_t *r = malloc(sizeof *r);
+    child_run(r, command, NULL, 20);
+    cr_assert_eq(child_exit_code(r), 0, "stdout: %s stderr: %s", r->out, r->err);
+    cr_assert_not_null(strstr(r->out, "late frees: 2 lock failures: 0"), "stdout: %s", r->out);
+    free(r);
 }

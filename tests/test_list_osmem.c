@@ -327,6 +327,44 @@ Test(osmem, realloc_absorbs_next_free_blocks_one_at_a_time_never_the_previous)
     CHECK();
 }
 
+/* A block that was not the last one grows by absorbing its free successors only; when that is
+ * not enough it moves to the best fit (or a new block), even if absorbing the tail has made it
+ * the last block. Only a block that is already last grows with brk. */
+Test(osmem, realloc_of_a_block_that_was_not_last_moves_rather_than_moving_the_break)
+{
+    static const size_t sizes[] = {64 * 1024, 32 * 1024, 16 * 1024, 8 * 1024,
+                                   4 * 1024,  2 * 1024,  1024,      512};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    char *block[N];
+    mark();
+    for (int i = 0; i < N; i++) block[i] = os_malloc(sizes[i]);
+    expect_calls(1, 0, 0); /* all from the preallocation */
+    for (int i = 0; i + 1 < N; i++) cr_assert_eq(block[i + 1], block[i] + sizes[i] + META);
+    struct block_meta *tail = meta(block[N - 1])->next;
+    cr_assert_not_null(tail);
+    cr_assert_eq(tail->status, STATUS_FREE);
+    cr_assert_eq(tail->size, 224, "free tail of %zu bytes", tail->size);
+    char *first = block[0];
+    os_free(first);
+    for (int i = 2; i < N; i++) {
+        memset(block[i], 'a' + i, sizes[i]);
+        char *moved = os_realloc(block[i], sizes[i - 1] + 30);
+        cr_assert_not_null(moved);
+        cr_assert_neq(moved, block[i], "block %d cannot grow in place", i);
+        for (size_t j = 0; j < sizes[i]; j++)
+            cr_assert_eq(moved[j], 'a' + i, "block %d lost byte %zu", i, j);
+        block[i] = moved;
+        CHECK();
+    }
+    /* The 512-byte block absorbed the free tail and became the last block, still too small for
+     * 1054 bytes: it moved into the freed 64 KiB region, and the break never moved. */
+    cr_assert(block[N - 1] > first && block[N - 1] < first + sizes[0],
+              "the last block moved to %p, outside the freed region at %p", (void *)block[N - 1],
+              (void *)first);
+    expect_calls(1, 0, 0);
+    cr_assert_eq(since().brk_bytes, PREALLOC);
+}
+
 Test(osmem, realloc_of_free_block_returns_null)
 {
     char *p = os_malloc(100);

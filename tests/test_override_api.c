@@ -260,6 +260,24 @@ Test(api, posix_memalign_validates_and_aligns)
     cr_assert_eq(posix_memalign(&p, 64, opaque(SIZE_MAX - 100)), ENOMEM);
 }
 
+Test(api, posix_memalign_failing_with_enomem_also_sets_errno)
+{
+    /* glibc's does, and programs (glibc's own tests among them) read errno after it. */
+    void *p = (void *)0x1;
+    const size_t alignments[] = {16, 64, 4096, 1 * MiB};
+    for (size_t i = 0; i < sizeof alignments / sizeof alignments[0]; i++) {
+        errno = 0;
+        cr_assert_eq(posix_memalign(&p, alignments[i], opaque(SIZE_MAX - 100)), ENOMEM);
+        cr_assert_eq(errno, ENOMEM, "errno %d after posix_memalign(%zu, SIZE_MAX - 100)", errno,
+                     alignments[i]);
+        cr_assert_eq(p, (void *)0x1, "*memptr untouched on failure");
+    }
+    errno = 1234;
+    cr_assert_eq(posix_memalign(&p, 64, 100), 0);
+    cr_assert_eq(errno, 1234, "a successful posix_memalign leaves errno alone");
+    free(p);
+}
+
 Test(api, aligned_alloc_rejects_non_power_of_two)
 {
     errno = 0;
@@ -354,6 +372,28 @@ Test(api, mallinfo2_counts_live_memory)
     cr_assert_lt(after.uordblks + after.hblkhd, live_during);
     struct mallinfo narrow = mallinfo();
     cr_assert_geq(narrow.uordblks, 0);
+}
+
+Test(api, mallinfo2_in_use_grows_by_the_bytes_handed_out_below_128k)
+{
+    /* glibc counts every block below its mmap threshold (128 KiB) in uordblks, whichever way
+     * the allocator obtained it; programs measure their own use that way. */
+    enum { N = 19 };
+    void *blocks[N];
+    size_t asked = 0;
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < N; i++) {
+        size_t size = 160 * (size_t)(i + 1);
+        blocks[i] = malloc(size);
+        cr_assert_not_null(blocks[i]);
+        memset(blocks[i], 0x3C, size);
+        asked += size;
+    }
+    struct mallinfo2 after = mallinfo2();
+    cr_assert_geq(after.uordblks, before.uordblks + asked,
+                  "uordblks %zu -> %zu after handing out %zu bytes", before.uordblks,
+                  after.uordblks, asked);
+    for (int i = 0; i < N; i++) free(blocks[i]);
 }
 
 Test(api, malloc_stats_reports_on_stderr, .init = cr_redirect_stderr)

@@ -247,6 +247,83 @@ Test(fork, child_of_a_threaded_parent_can_allocate)
     for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
 }
 
+/* glibc's fork takes its stdio list lock after the prepare handlers have run. A thread in
+ * fflush(NULL) holds that lock and waits for a stream that another thread holds while getline
+ * grows its buffer with malloc: an allocator that locks its heaps in a prepare handler must take
+ * the stdio lock first, or fork, fflush and getline wait on one another forever. */
+static FILE *shared_stream;
+
+static void *read_lines(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_churn)) {
+        char *line = NULL;
+        size_t cap = 0;
+        if (getline(&line, &cap, shared_stream) < 0) rewind(shared_stream);
+        free(line);
+    }
+    return NULL;
+}
+
+static void *flush_all_streams(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_churn)) fflush(NULL);
+    return NULL;
+}
+
+static void *resize_blocks(void *arg)
+{
+    unsigned state = (unsigned)(uintptr_t)arg;
+    void *slots[32] = {0};
+    while (!atomic_load(&stop_churn)) {
+        unsigned r = next_random(&state);
+        void **slot = &slots[r % 32];
+        if (r % 3 == 0) {
+            free(*slot);
+            *slot = NULL;
+        } else {
+            void *grown = realloc(*slot, r % 3000 + 1);
+            if (!grown) abort();
+            *slot = grown;
+        }
+    }
+    for (int i = 0; i < 32; i++) free(slots[i]);
+    return NULL;
+}
+
+Test(fork, repeated_forks_while_threads_allocate_and_use_stdio_do_not_deadlock, .timeout = 60)
+{
+    shared_stream = tmpfile();
+    cr_assert_not_null(shared_stream);
+    for (int i = 0; i < 4000; i++) fprintf(shared_stream, "%0*d\n", 40 + i % 300, i);
+    rewind(shared_stream);
+    atomic_store(&stop_churn, 0);
+    pthread_t t[4];
+    pthread_create(&t[0], NULL, read_lines, NULL);
+    pthread_create(&t[1], NULL, flush_all_streams, NULL);
+    pthread_create(&t[2], NULL, resize_blocks, (void *)(uintptr_t)3);
+    pthread_create(&t[3], NULL, churn, (void *)(uintptr_t)4);
+    for (int round = 0; round < 300; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(10); /* a deadlock in the child becomes a failure, not a hang */
+            char *blocks[64];
+            for (int i = 0; i < 64; i++) blocks[i] = make_block((size_t)(i * 61 + 1), i);
+            for (int i = 0; i < 64; i++) free(blocks[i]);
+            _exit(0);
+        }
+        cr_assert_gt(pid, 0, "fork failed");
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed (status %#x)",
+                  round, status);
+    }
+    atomic_store(&stop_churn, 1);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    fclose(shared_stream);
+}
+
 Test(fork, single_threaded_fork_from_a_signal_handler_is_safe)
 {
     char dir[4096], command[4200];

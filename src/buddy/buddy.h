@@ -1,6 +1,8 @@
-/* The buddy engine's internal interface (spec 003): block and chunk layout, arenas, the page
- * map that says which addresses are ours, large mappings. Only src/buddy and its tests include
- * this; the rest of heapkit reaches the engine through core/engine.h. */
+/* The buddy engine's internal interface (spec 003): block layout, the two kinds of container
+ * blocks live in (pages of the one sbrk heap, the default; 64 KiB mapped chunks, an option and
+ * the fallback), arenas, the page map that says which addresses are ours, large mappings. Only
+ * src/buddy and its tests include this; the rest of heapkit reaches the engine through
+ * core/engine.h. */
 #ifndef HK_BUDDY_BUDDY_H
 #define HK_BUDDY_BUDDY_H
 
@@ -24,7 +26,16 @@
  * payloads stay 16-byte aligned); a free block also uses the next 8 bytes for `previous`. */
 #define BUDDY_HEADER_BYTES    16
 #define BUDDY_MAX_SMALL_BYTES (BUDDY_MAX_BLOCK_BYTES - BUDDY_HEADER_BYTES)
-/* Heaps grow by chunks of this size, aligned to it, so ptr -> chunk is a mask. */
+/* The sbrk heap (the default, as the spec has it) grows by pages; each 4 KiB page is the root of
+ * its own buddy tree, two top-order blocks, so a block's buddy never leaves its page. */
+#define BUDDY_PAGE_BYTES ((size_t)4096)
+_Static_assert(BUDDY_PAGE_BYTES == 2 * BUDDY_MAX_BLOCK_BYTES, "a page holds two top blocks");
+/* Empty pages an arena keeps before giving one that empties back to the heap's pool, where any
+ * arena can take it: a little hysteresis, so an arena that shrinks and grows by a page does not
+ * go to the heap's lock each time. */
+#define BUDDY_EMPTY_PAGES_KEPT 16
+/* HEAPKIT_BUDDY_CHUNKS=1, or when the break cannot grow: arenas grow by chunks of this size,
+ * mapped and aligned to it, so ptr -> chunk is a mask. */
 #define BUDDY_CHUNK_BYTES ((size_t)64 * 1024)
 /* Empty chunks an arena keeps (its current one included) before unmapping one that empties:
  * a little hysteresis, so a heap that shrinks and grows by one chunk does not map each time. */
@@ -33,6 +44,9 @@
 #define BUDDY_ARENAS_MAX 64
 /* A plain large mapping starts with its record (length) and then the tag: payload at +32. */
 #define BUDDY_LARGE_PREFIX_BYTES 32
+/* glibc's mmap threshold: it counts every block asked below it in mallinfo2's uordblks (its heap)
+ * and only bigger ones in hblkhd. Large blocks asked below it are counted the same way here. */
+#define BUDDY_HEAP_LIKE_MAX_BYTES ((size_t)128 * 1024)
 
 /* Block status words. A magic in the high half catches pointers we never returned. */
 enum {
@@ -72,7 +86,7 @@ typedef struct buddy_chunk {
 } buddy_chunk_t;
 #define CHUNK_HEADER_LEVEL 1 /* the header takes one 64-byte block */
 
-/* An arena: a heap of chunks with its own lock and free lists. */
+/* An arena: a heap of pages (and chunks) with its own lock and free lists. */
 typedef struct buddy_arena {
     hk_lock_t lock;                         /* guards everything below */
     buddy_block_t *free_list[BUDDY_ORDERS]; /* doubly linked, NULL-terminated */
@@ -80,13 +94,16 @@ typedef struct buddy_arena {
     buddy_chunk_t *current;                 /* the chunk new top-order blocks come from */
     uint64_t used_blocks[BUDDY_ORDERS];     /* blocks handed out, per order */
     uint64_t free_blocks[BUDDY_ORDERS];     /* blocks in the free lists, per order */
+    uint64_t heap_pages;                    /* sbrk heap pages this arena holds */
+    uint64_t empty_pages;                   /* of those, pages whose two halves are free */
+    uint64_t pages_returned;                /* pages given back to the heap's pool */
     uint64_t chunk_count;                   /* chunks mapped now */
     uint64_t empty_chunks;                  /* chunks with no block in use (kept for reuse) */
     uint64_t chunks_released;               /* chunks given back to the kernel */
     uint64_t malloc_calls;                  /* small allocations served */
     uint64_t free_calls;                    /* small blocks freed */
     uint64_t realloc_in_place;              /* reallocs answered without moving */
-    uint32_t index;                         /* position in buddy_arenas */
+    uint32_t index;                         /* position in buddy_arenas (the page map says it) */
 } buddy_arena_t;
 
 static inline size_t buddy_order_bytes(unsigned level)
@@ -106,22 +123,121 @@ static inline buddy_chunk_t *buddy_chunk_of(const void *p)
     return (buddy_chunk_t *)((uintptr_t)p & ~(uintptr_t)(BUDDY_CHUNK_BYTES - 1));
 }
 
+static inline char *buddy_page_of(const void *p)
+{
+    return (char *)((uintptr_t)p & ~(uintptr_t)(BUDDY_PAGE_BYTES - 1));
+}
+
+/* The block of the same order whose merge with block gives the order above. Pages and chunks are
+ * aligned to at least the top order's size, so the offset's xor is the address's. */
+static inline buddy_block_t *buddy_of(const buddy_block_t *block, unsigned level)
+{
+    return (buddy_block_t *)((uintptr_t)block ^ (uintptr_t)buddy_order_bytes(level));
+}
+
+/* ---- Free lists: one per order and arena, under the arena's lock --------------------------- */
+
+static inline void buddy_list_push(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
+{
+    block->status = BLOCK_FREE;
+    block->level = level;
+    block->previous = NULL;
+    block->next = arena->free_list[level];
+    if (block->next) block->next->previous = block;
+    arena->free_list[level] = block;
+    arena->free_blocks[level]++;
+}
+
+static inline void buddy_list_remove(buddy_arena_t *arena, buddy_block_t *block)
+{
+    unsigned level = block->level;
+    if (block->previous)
+        block->previous->next = block->next;
+    else
+        arena->free_list[level] = block->next;
+    if (block->next) block->next->previous = block->previous;
+    arena->free_blocks[level]--;
+}
+
 /* ---- Heap (buddy_heap.c): all under the arena's lock --------------------------------------- */
 
-/* A block of order level, or NULL when no chunk can be mapped. */
+/* A block of order level, or NULL when neither the sbrk heap nor a chunk can supply memory. */
 buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level);
-/* Frees block (status checked by the caller), merging with its buddies. Returns false when
- * that emptied its chunk and the chunk was unmapped. */
+/* Frees block (status checked by the caller), merging with its buddies. Returns false when that
+ * emptied its page or chunk and the page went back to the heap's pool or the chunk was unmapped
+ * (its blocks are no longer the arena's to check). */
 bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block);
 /* Shrinks an allocated block to order level (< its own), freeing the upper halves. */
 void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level);
-/* Unmaps every chunk of the arena with nothing in use; true when it released one. */
+/* Gives back every page and chunk of the arena with nothing in use (pages to the heap's pool,
+ * chunks to the kernel); true when it released one. */
 bool buddy_release_idle(buddy_arena_t *arena);
 /* Checks every invariant of arena; on a violation writes one line naming it to *why (if not
  * NULL) and returns false. */
 bool buddy_check(buddy_arena_t *arena, const char **why);
-/* The same checks for the one chunk holding p (the per-operation check of HEAPKIT_CHECK=1). */
-bool buddy_check_chunk(buddy_arena_t *arena, const void *p, const char **why);
+/* The same checks for the one page or chunk holding p (the per-operation check of
+ * HEAPKIT_CHECK=1). */
+bool buddy_check_around(buddy_arena_t *arena, const void *p, const char **why);
+
+/* ---- Chunks (buddy_chunks.c): all under the arena's lock ------------------------------------ */
+
+/* A fresh top-order block from the arena's current chunk, mapping a chunk when it is used up;
+ * NULL when the mapping fails. */
+buddy_block_t *buddy_chunk_carve(buddy_arena_t *arena);
+/* A block of the chunk was handed out / given back (the chunk's live count, the arena's count
+ * of empty chunks). block_freed returns false when the chunk emptied and was unmapped. */
+void buddy_chunk_block_taken(buddy_arena_t *arena, buddy_block_t *block);
+bool buddy_chunk_block_freed(buddy_arena_t *arena, buddy_block_t *block);
+/* Unmaps an empty chunk. */
+void buddy_chunk_release(buddy_arena_t *arena, buddy_chunk_t *chunk);
+/* Walks the chunk's blocks, counting free and used ones per order, checking headers, buddies
+ * and the live count. */
+bool buddy_chunk_check(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *free_seen,
+                       uint64_t *used_seen, const char **why);
+/* Whether block is a sound block header of chunk: an order in range, past the chunk header, below
+ * the frontier, at a multiple of its size. Reads the frontier without the lock. */
+static inline bool buddy_chunk_block_is_sound(const buddy_chunk_t *chunk,
+                                              const buddy_block_t *block)
+{
+    size_t offset = (size_t)((const char *)block - (const char *)chunk);
+    /* The frontier moves under the owner's lock; it only grows, so a stale value is safe. */
+    uint32_t frontier = __atomic_load_n(&chunk->frontier, __ATOMIC_RELAXED);
+    return block->level < BUDDY_ORDERS && offset >= buddy_order_bytes(CHUNK_HEADER_LEVEL) &&
+           offset < frontier && (offset & (buddy_order_bytes(block->level) - 1)) == 0;
+}
+
+/* ---- The sbrk heap (buddy_sbrk.c) ----------------------------------------------------------- */
+
+/* The span of the program break's area that holds our pages ([lo, hi), where other code's brk
+ * memory may lie between them): no chunk or other mapping can lie inside it. */
+extern uintptr_t buddy_sbrk_lo, buddy_sbrk_hi;
+static inline bool buddy_in_sbrk_heap(const void *p)
+{
+    uintptr_t lo = __atomic_load_n(&buddy_sbrk_lo, __ATOMIC_ACQUIRE);
+    uintptr_t hi = __atomic_load_n(&buddy_sbrk_hi, __ATOMIC_ACQUIRE);
+    return (uintptr_t)p - lo < hi - lo;
+}
+/* A page for arena (taken with the arena's lock held: the heap's lock nests inside it): from the
+ * pool of pages other arenas gave back, else by moving the break one page up. NULL when the
+ * break cannot grow (then, for good, every arena grows by chunks instead). */
+char *buddy_sbrk_take_page(buddy_arena_t *arena);
+/* An empty page back to the heap's pool (arena's lock held); false when the pool cannot grow
+ * (the arena keeps the page). */
+bool buddy_sbrk_give_page(char *page);
+/* Gives the memory of every pooled page back to the kernel (madvise); true when there was one. */
+bool buddy_sbrk_trim(void);
+/* Whether arenas should grow by chunks: HEAPKIT_BUDDY_CHUNKS=1, or the break could not grow. */
+bool buddy_use_chunks(void);
+/* Registers the heap's lock for fork; call after every arena lock is registered (the heap's
+ * lock is taken inside arena locks, and fork takes them in registration order). */
+void buddy_sbrk_register_lock(void);
+typedef struct {
+    uint64_t pages;           /* pages the break has given us (held by arenas or pooled) */
+    uint64_t pooled;          /* pages waiting in the pool */
+    uint64_t pooled_resident; /* of those, pages whose memory is still resident */
+    uint64_t brk_failed;      /* 1 once the break refused to grow */
+} buddy_sbrk_stats_t;
+void buddy_sbrk_stats(buddy_sbrk_stats_t *out);
 
 /* ---- Arenas (buddy_arena.c) ---------------------------------------------------------------- */
 
@@ -143,27 +259,47 @@ static inline void buddy_arena_unlock(buddy_arena_t *arena)
 
 /* ---- Page map (buddy_pagemap.c): which pages are ours ------------------------------------ */
 
-enum { PAGE_NOT_OURS = 0, PAGE_SMALL_CHUNK = 1, PAGE_LARGE_TAG = 2 };
-/* Marks the pages of [addr, addr + size) as kind; false when the map cannot grow. */
-bool buddy_pagemap_set(const void *addr, size_t size, uint8_t kind);
-/* The kind of the page holding addr. Never faults, whatever addr is. */
+/* One byte per page: the kind in the low two bits, and for a heap page its owner arena's index
+ * in the six above. */
+enum { PAGE_NOT_OURS = 0, PAGE_SMALL_CHUNK = 1, PAGE_LARGE_TAG = 2, PAGE_SMALL_HEAP = 3 };
+#define PAGE_KIND_MASK   3u
+#define PAGE_ARENA_SHIFT 2
+_Static_assert(BUDDY_ARENAS_MAX <= 1u << (8 - PAGE_ARENA_SHIFT), "an arena index fits the map");
+static inline uint8_t buddy_page_kind(uint8_t entry)
+{
+    return entry & PAGE_KIND_MASK;
+}
+static inline unsigned buddy_page_arena(uint8_t entry)
+{
+    return entry >> PAGE_ARENA_SHIFT;
+}
+static inline uint8_t buddy_heap_page_entry(const buddy_arena_t *arena)
+{
+    return (uint8_t)(PAGE_SMALL_HEAP | arena->index << PAGE_ARENA_SHIFT);
+}
+/* Marks the pages of [addr, addr + size) with entry; false when the map cannot grow. */
+bool buddy_pagemap_set(const void *addr, size_t size, uint8_t entry);
+/* The entry of the page holding addr. Never faults, whatever addr is. */
 uint8_t buddy_pagemap_get(const void *addr);
 
 /* ---- Large blocks (buddy_large.c): mapped directly, with a small cache ---------------------- */
 
 typedef struct {
-    uint64_t allocs;       /* large blocks handed out */
-    uint64_t frees;        /* large blocks freed */
-    uint64_t live;         /* large blocks in use */
-    uint64_t live_bytes;   /* bytes mapped for them */
-    uint64_t cached;       /* freed mappings kept for reuse */
-    uint64_t cached_bytes; /* their bytes */
-    uint64_t cache_hits;   /* allocations served from the cache */
-    uint64_t shrunk;       /* reallocs that unmapped a block's tail */
+    uint64_t allocs;           /* large blocks handed out */
+    uint64_t frees;            /* large blocks freed */
+    uint64_t live;             /* large blocks in use */
+    uint64_t live_bytes;       /* bytes mapped for them */
+    uint64_t live_small;       /* those asked with fewer than BUDDY_HEAP_LIKE_MAX_BYTES */
+    uint64_t live_small_bytes; /* bytes mapped for those */
+    uint64_t cached;           /* freed mappings kept for reuse */
+    uint64_t cached_bytes;     /* their bytes */
+    uint64_t cache_hits;       /* allocations served from the cache */
+    uint64_t shrunk;           /* reallocs that unmapped a block's tail */
 } buddy_large_stats_t;
 
-/* A mapped block of size bytes whose payload is aligned to alignment (16 or more). */
-void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed);
+/* A mapped block of size bytes, plus headroom bytes mapped beyond them for growth, whose payload
+ * is aligned to alignment (16 or more). */
+void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zeroed);
 /* Frees the large block whose tag is at tag (already validated as TAG_LARGE). */
 void buddy_large_free(buddy_block_t *tag);
 /* The usable bytes of the large block with this tag. */

@@ -36,9 +36,13 @@ unsigned buddy_arena_count(void)
     count = cpu_count() * ARENAS_PER_CPU;
     if (count > BUDDY_ARENAS_MAX) count = BUDDY_ARENAS_MAX;
     /* Arenas and their locks are statically initialised; racing threads write the same
-     * indexes. */
-    for (unsigned i = 0; i < BUDDY_ARENAS_MAX; i++)
+     * indexes. Every arena lock is registered for fork before the sbrk heap's lock, which is
+     * taken inside them: fork takes registered locks in registration order. */
+    for (unsigned i = 0; i < BUDDY_ARENAS_MAX; i++) {
         buddy_arenas[i].index = i;
+        hk_lock_register(&buddy_arenas[i].lock);
+    }
+    buddy_sbrk_register_lock();
     __atomic_store_n(&arena_count, count, __ATOMIC_RELEASE);
     return count;
 }

@@ -1,8 +1,9 @@
 /* The engine contract (core/engine.h) over the buddy heap: requests of up to 2032 bytes (2048
- * with the header) come from the calling thread's arena, larger ones are mapped directly.
+ * with the header) come from the calling thread's arena (pages of the sbrk heap, or chunks),
+ * larger ones are mapped directly.
  * Every free finds its block through the page map and the 16 bytes before the payload, and
- * checks them: a pointer in no chunk or mapping of ours, a header without our magic, or a block
- * already free ends the process with one line naming the call. */
+ * checks them: a pointer in no page, chunk or mapping of ours, a header without our magic, or a
+ * block already free ends the process with one line naming the call. */
 #include <malloc.h>
 #include <string.h>
 
@@ -24,8 +25,8 @@ static inline void *payload_of(buddy_block_t *block)
     return (char *)block + BUDDY_HEADER_BYTES;
 }
 
-/* HEAPKIT_CHECK=1: after every small allocation and free, the chunk involved is walked with
- * the invariant checker (a few thousand blocks at most) and a violation ends the process.
+/* HEAPKIT_CHECK=1: after every small allocation and free, the page or chunk involved is walked
+ * with the invariant checker (a few thousand blocks at most) and a violation ends the process.
  * Read once, at the first allocation after the environment is readable. */
 enum { CHECK_UNREAD, CHECK_OFF, CHECK_ON };
 static int checked_mode = CHECK_UNREAD;
@@ -49,7 +50,7 @@ static inline bool checked(void)
 static HK_NOINLINE HK_COLD void check_after(buddy_arena_t *arena, const void *p, const char *who)
 {
     const char *why = NULL;
-    if (!buddy_check_chunk(arena, p, &why))
+    if (!buddy_check_around(arena, p, &why))
         hk_fatal("heap corrupted (%s) near %p in %s()", why, p, who);
 }
 
@@ -73,7 +74,7 @@ void *hk_engine_malloc(size_t size)
         return hk_likely(block != NULL) ? payload_of(block) : NULL;
     }
     if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, BUDDY_HEADER_BYTES, false);
+    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, false);
 }
 
 void *hk_engine_calloc(size_t size)
@@ -84,14 +85,14 @@ void *hk_engine_calloc(size_t size)
         return memset(payload_of(block), 0, size);
     }
     if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, BUDDY_HEADER_BYTES, true);
+    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, true);
 }
 
 static uint64_t aligned_calls, realloc_calls, realloc_in_place_large;
 
 /* alignment: a power of two above 16. A buddy block of order 2^k starts at a multiple of 2^k
- * in its (aligned) chunk, so in a block of at least alignment + size bytes the payload sits at
- * block + alignment, with a 16-byte inner tag before it that points back to the block. */
+ * in its (aligned) page or chunk, so in a block of at least alignment + size bytes the payload sits
+ * at block + alignment, with a 16-byte inner tag before it that points back to the block. */
 void *hk_engine_aligned(size_t alignment, size_t size)
 {
     hk_stat_add(&aligned_calls, 1);
@@ -107,7 +108,7 @@ void *hk_engine_aligned(size_t alignment, size_t size)
         tag->next = block;
         return payload;
     }
-    return buddy_large_alloc(size, alignment, false);
+    return buddy_large_alloc(size, 0, alignment, false);
 }
 
 /* ---- Finding and checking a block from a pointer -------------------------------------------- */
@@ -118,6 +119,7 @@ typedef struct {
     found_kind_t kind;
     buddy_block_t *block; /* the buddy block, or the large block's tag */
     buddy_block_t *tag;   /* the 16 bytes before the payload */
+    buddy_arena_t *arena; /* the arena owning a buddy block's page or chunk */
 } found_t;
 
 static HK_NOINLINE HK_COLD void report_invalid(const void *p, const char *who)
@@ -137,37 +139,45 @@ static inline bool is_freed_status(uint32_t status)
            status == TAG_LARGE_FREED;
 }
 
-/* A block header we may trust: our magic, a level in range, at a multiple of its size past
- * the chunk header. */
-static inline bool block_is_sound(const buddy_chunk_t *chunk, const buddy_block_t *block)
+/* A block header we may trust: our magic, a level in range, at a multiple of its size inside its
+ * page (heap) or past the chunk header and below the frontier (chunk). */
+static inline bool block_is_sound(uint8_t page_kind, const buddy_block_t *block)
 {
-    size_t offset = (size_t)((const char *)block - (const char *)chunk);
-    /* The frontier moves under the owner's lock; it only grows, so a stale value is safe. */
-    uint32_t frontier = __atomic_load_n(&chunk->frontier, __ATOMIC_RELAXED);
-    return block->level < BUDDY_ORDERS && offset >= buddy_order_bytes(CHUNK_HEADER_LEVEL) &&
-           offset < frontier && (offset & (buddy_order_bytes(block->level) - 1)) == 0;
+    if (page_kind == PAGE_SMALL_HEAP)
+        return block->level < BUDDY_ORDERS &&
+               ((uintptr_t)block & (buddy_order_bytes(block->level) - 1)) == 0;
+    return buddy_chunk_block_is_sound(buddy_chunk_of(block), block);
+}
+
+/* Whether the aligned block and its inner tag share one page or chunk. */
+static inline bool same_container(uint8_t page_kind, const void *a, const void *b)
+{
+    if (page_kind == PAGE_SMALL_HEAP) return buddy_page_of(a) == buddy_page_of(b);
+    return buddy_chunk_of(a) == buddy_chunk_of(b);
 }
 
 static inline found_t find_block(const void *p, const char *who)
 {
     buddy_block_t *tag = (buddy_block_t *)((char *)p - BUDDY_HEADER_BYTES);
-    uint8_t page =
+    uint8_t entry =
         ((uintptr_t)p & (BUDDY_HEADER_BYTES - 1)) == 0 ? buddy_pagemap_get(tag) : PAGE_NOT_OURS;
-    if (hk_likely(page == PAGE_SMALL_CHUNK)) {
-        buddy_chunk_t *chunk = buddy_chunk_of(tag);
+    uint8_t kind = buddy_page_kind(entry);
+    if (hk_likely(kind == PAGE_SMALL_HEAP || kind == PAGE_SMALL_CHUNK)) {
+        buddy_arena_t *arena = kind == PAGE_SMALL_HEAP ? &buddy_arenas[buddy_page_arena(entry)]
+                                                       : buddy_chunk_of(tag)->arena;
         uint32_t status = tag->status;
-        if (hk_likely(status == BLOCK_USED) && block_is_sound(chunk, tag))
-            return (found_t){FOUND_SMALL, tag, tag};
+        if (hk_likely(status == BLOCK_USED) && block_is_sound(kind, tag))
+            return (found_t){FOUND_SMALL, tag, tag, arena};
         if (status == TAG_ALIGNED) {
             buddy_block_t *block = tag->next;
-            if (buddy_chunk_of(block) == chunk && block < tag && block_is_sound(chunk, block) &&
+            if (same_container(kind, block, tag) && block < tag && block_is_sound(kind, block) &&
                 block->status == BLOCK_USED_ALIGNED && block->level == tag->level)
-                return (found_t){FOUND_ALIGNED, block, tag};
+                return (found_t){FOUND_ALIGNED, block, tag, arena};
         }
         if (is_freed_status(status)) report_freed(p, who);
-    } else if (page == PAGE_LARGE_TAG) {
+    } else if (kind == PAGE_LARGE_TAG) {
         if (tag->status == TAG_LARGE && tag->level == LEVEL_LARGE)
-            return (found_t){FOUND_LARGE, tag, tag};
+            return (found_t){FOUND_LARGE, tag, tag, NULL};
         if (tag->status == TAG_LARGE_FREED) report_freed(p, who);
     }
     report_invalid(p, who);
@@ -178,14 +188,14 @@ static inline found_t find_block(const void *p, const char *who)
  * freeing one block cannot both succeed. */
 static void small_free(const void *p, found_t found, const char *who)
 {
-    buddy_arena_t *arena = buddy_chunk_of(found.block)->arena;
+    buddy_arena_t *arena = found.arena;
     uint32_t expected = found.kind == FOUND_ALIGNED ? BLOCK_USED_ALIGNED : BLOCK_USED;
     buddy_arena_lock(arena);
     if (hk_unlikely(found.block->status != expected)) report_freed(p, who);
     if (found.kind == FOUND_ALIGNED) found.tag->status = TAG_ALIGNED_FREED;
-    bool chunk_kept = buddy_free_block(arena, found.block);
+    bool still_ours = buddy_free_block(arena, found.block);
     arena->free_calls++;
-    if (hk_unlikely(checked()) && chunk_kept) check_after(arena, found.block, who);
+    if (hk_unlikely(checked()) && still_ours) check_after(arena, found.block, who);
     buddy_arena_unlock(arena);
 }
 
@@ -229,7 +239,7 @@ static void *realloc_move(void *p, found_t found, size_t usable, size_t size, co
 {
     void *q = NULL;
     if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
-        q = buddy_large_alloc(size + size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
+        q = buddy_large_alloc(size, size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
                               false);
     if (!q) q = hk_engine_malloc(size);
     if (!q) return NULL;
@@ -250,7 +260,7 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
     if (found.kind == FOUND_SMALL && size <= BUDDY_MAX_SMALL_BYTES) {
         /* Same order: nothing to do; a lower order: give back the upper halves. */
         unsigned level = buddy_level_for(size + BUDDY_HEADER_BYTES);
-        buddy_arena_t *arena = buddy_chunk_of(found.block)->arena;
+        buddy_arena_t *arena = found.arena;
         if (level > found.block->level) return realloc_move(p, found, usable, size, who);
         buddy_arena_lock(arena);
         if (hk_unlikely(found.block->status != BLOCK_USED)) report_freed(p, who);
@@ -283,6 +293,8 @@ bool hk_engine_trim(size_t pad)
         released |= buddy_release_idle(arena);
         buddy_arena_unlock(arena);
     }
+    /* Empty pages are in the heap's pool now: their memory goes back to the kernel. */
+    released |= buddy_sbrk_trim();
     return released;
 }
 
@@ -293,14 +305,22 @@ bool hk_engine_trim(size_t pad)
     X(realloc_in_place, "reallocs answered without moving")                                        \
     X(aligned_calls, "aligned allocations")                                                        \
     X(arenas, "arenas available")                                                                  \
-    X(arenas_used, "arenas that hold chunks")                                                      \
+    X(arenas_used, "arenas that hold pages or chunks")                                             \
+    X(sbrk_pages, "pages the break has given the heap")                                            \
+    X(sbrk_pages_held, "of those, pages held by arenas")                                           \
+    X(sbrk_pages_pooled, "of those, empty pages in the heap's pool")                               \
+    X(sbrk_pages_resident, "of the pooled pages, those not yet given back with madvise")           \
+    X(sbrk_pages_returned, "times an arena gave an empty page back to the pool")                   \
+    X(sbrk_failed, "1 once the break could not grow (arenas then use chunks)")                     \
     X(chunks, "64 KiB heap chunks mapped now")                                                     \
     X(chunks_released, "heap chunks given back")                                                   \
-    X(heap_bytes_mapped, "bytes of heap chunks")                                                   \
+    X(heap_bytes_mapped, "bytes of sbrk pages and chunks the heap holds")                          \
     X(heap_bytes_in_use, "bytes of buddy blocks in use (headers included)")                        \
     X(heap_bytes_free, "bytes of buddy blocks in free lists")                                      \
     X(large_in_use, "mapped large blocks in use")                                                  \
     X(large_bytes_in_use, "bytes mapped for large blocks in use")                                  \
+    X(large_below_128k, "of those, asked below 128 KiB (mallinfo2 counts them as heap)")           \
+    X(large_below_128k_bytes, "bytes mapped for those")                                            \
     X(large_cached, "freed large mappings kept for reuse")                                         \
     X(large_cached_bytes, "bytes of those")                                                        \
     X(large_cache_hits, "large allocations served from the cache")                                 \
@@ -328,7 +348,9 @@ static void collect(uint64_t *values, uint64_t *orders)
         values[STAT_malloc_calls] += arena->malloc_calls;
         values[STAT_free_calls] += arena->free_calls;
         values[STAT_realloc_in_place] += arena->realloc_in_place;
-        values[STAT_arenas_used] += arena->chunk_count != 0;
+        values[STAT_arenas_used] += arena->chunk_count + arena->heap_pages != 0;
+        values[STAT_sbrk_pages_held] += arena->heap_pages;
+        values[STAT_sbrk_pages_returned] += arena->pages_returned;
         values[STAT_chunks] += arena->chunk_count;
         values[STAT_chunks_released] += arena->chunks_released;
         for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
@@ -347,9 +369,18 @@ static void collect(uint64_t *values, uint64_t *orders)
     values[STAT_realloc_in_place] += __atomic_load_n(&realloc_in_place_large, __ATOMIC_RELAXED);
     values[STAT_aligned_calls] = __atomic_load_n(&aligned_calls, __ATOMIC_RELAXED);
     values[STAT_arenas] = count;
-    values[STAT_heap_bytes_mapped] = values[STAT_chunks] * BUDDY_CHUNK_BYTES;
+    buddy_sbrk_stats_t sbrk;
+    buddy_sbrk_stats(&sbrk);
+    values[STAT_sbrk_pages] = sbrk.pages;
+    values[STAT_sbrk_pages_pooled] = sbrk.pooled;
+    values[STAT_sbrk_pages_resident] = sbrk.pooled_resident;
+    values[STAT_sbrk_failed] = sbrk.brk_failed;
+    values[STAT_heap_bytes_mapped] =
+        values[STAT_chunks] * BUDDY_CHUNK_BYTES + sbrk.pages * BUDDY_PAGE_BYTES;
     values[STAT_large_in_use] = large.live;
     values[STAT_large_bytes_in_use] = large.live_bytes;
+    values[STAT_large_below_128k] = large.live_small;
+    values[STAT_large_below_128k_bytes] = large.live_small_bytes;
     values[STAT_large_cached] = large.cached;
     values[STAT_large_cached_bytes] = large.cached_bytes;
     values[STAT_large_cache_hits] = large.cache_hits;
@@ -363,11 +394,14 @@ void hk_engine_mallinfo(struct mallinfo2 *out)
     size_t free_count = 0;
     for (unsigned level = 0; level < BUDDY_ORDERS; level++)
         free_count += orders[2 * level + 1];
-    out->arena = values[STAT_heap_bytes_mapped];
+    /* As glibc: blocks asked below its mmap threshold are the heap (arena, uordblks), whether
+     * they came from the buddy heap or from their own mapping; bigger ones are hblks/hblkhd. */
+    uint64_t heap_like = values[STAT_large_below_128k_bytes];
+    out->arena = values[STAT_heap_bytes_mapped] + heap_like;
     out->ordblks = free_count;
-    out->hblks = values[STAT_large_in_use];
-    out->hblkhd = values[STAT_large_bytes_in_use];
-    out->uordblks = values[STAT_heap_bytes_in_use];
+    out->hblks = values[STAT_large_in_use] - values[STAT_large_below_128k];
+    out->hblkhd = values[STAT_large_bytes_in_use] - heap_like;
+    out->uordblks = values[STAT_heap_bytes_in_use] + heap_like;
     out->fordblks = values[STAT_heap_bytes_free] + values[STAT_large_cached_bytes];
     out->keepcost = 0;
 }

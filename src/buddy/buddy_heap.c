@@ -1,110 +1,75 @@
-/* The buddy heap of one arena (spec 003): seven orders of 32..2048-byte blocks in doubly
- * linked free lists, split on allocation, merged with the buddy on free, and the invariant
+/* The buddy heap of one arena (spec 003): seven orders of 32..2048-byte blocks in doubly linked
+ * free lists (buddy.h), split on allocation, merged with the buddy on free, and the invariant
  * checker. Every function here runs under the arena's lock.
  *
- * Chunks: 64 KiB, mapped aligned to their size. A block of order i starts at an offset from
- * its chunk that is a multiple of its size, so its buddy is at offset ^ size and a block of
- * order >= k is aligned to 2^k. The chunk header is the chunk's first 64-byte block, pinned.
- * A chunk hands out its 2048-byte regions one at a time from `frontier`, so a heap's resident
- * memory grows a page at a time, as the spec's sbrk(PAGESIZE) heap does. */
+ * Blocks live in pages of the one sbrk heap (buddy_sbrk.c), the default, or in 64 KiB mapped
+ * chunks (buddy_chunks.c). Either is aligned to at least the top order's 2048 bytes and a block
+ * of order i starts at a multiple of its size, so its buddy is at address ^ size and a block of
+ * order >= k is aligned to 2^k. A page is the root of its own tree: two top-order blocks that
+ * never merge further. It is empty when both are free, which the heap notices when a free
+ * merges up to the top order, so no per-page count is kept; an arena keeps a few empty pages
+ * and gives the rest back to the heap's pool. Chunks count their live blocks instead. */
 #include "buddy/buddy.h"
 
-#include "os/sys.h"
+#define TOP_LEVEL (BUDDY_ORDERS - 1)
 
-/* ---- Free lists ---------------------------------------------------------------------------- */
+/* ---- Pages of the sbrk heap ---------------------------------------------------------------- */
 
-static void list_push(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
+/* The other top-order half of the page holding a top-order block. */
+static inline buddy_block_t *page_mate(const buddy_block_t *block)
 {
+    return buddy_of(block, TOP_LEVEL);
+}
+
+static inline bool is_free_top(const buddy_block_t *block)
+{
+    return block->status == BLOCK_FREE && block->level == TOP_LEVEL;
+}
+
+/* A page from the heap: its upper half goes to the free list, its lower half is returned as a
+ * top-order block. */
+static buddy_block_t *page_carve(buddy_arena_t *arena)
+{
+    char *page = buddy_sbrk_take_page(arena);
+    if (!page) return NULL;
+    arena->heap_pages++;
+    buddy_list_push(arena, (buddy_block_t *)(page + BUDDY_MAX_BLOCK_BYTES), TOP_LEVEL);
+    buddy_block_t *lower = (buddy_block_t *)page;
+    lower->status = BLOCK_USED; /* a pooled page may still say FREE from its last owner */
+    lower->level = TOP_LEVEL;
+    return lower;
+}
+
+/* The page of block (top order, about to be listed) has just become empty: the arena keeps it
+ * (true) or gives it to the heap's pool (false: block is no longer the arena's). */
+static bool page_emptied(buddy_arena_t *arena, buddy_block_t *block)
+{
+    if (arena->empty_pages < BUDDY_EMPTY_PAGES_KEPT) {
+        arena->empty_pages++;
+        return true;
+    }
+    buddy_block_t *mate = page_mate(block);
+    buddy_list_remove(arena, mate);
     block->status = BLOCK_FREE;
-    block->level = level;
-    block->previous = NULL;
-    block->next = arena->free_list[level];
-    if (block->next) block->next->previous = block;
-    arena->free_list[level] = block;
-    arena->free_blocks[level]++;
-}
-
-static void list_remove(buddy_arena_t *arena, buddy_block_t *block)
-{
-    unsigned level = block->level;
-    if (block->previous)
-        block->previous->next = block->next;
-    else
-        arena->free_list[level] = block->next;
-    if (block->next) block->next->previous = block->previous;
-    arena->free_blocks[level]--;
-}
-
-/* ---- Chunks -------------------------------------------------------------------------------- */
-
-static buddy_block_t *block_at(buddy_chunk_t *chunk, size_t offset)
-{
-    return (buddy_block_t *)((char *)chunk + offset);
-}
-
-/* Maps a chunk, pins its header block and frees the rest of its first 2048-byte region (the
- * header's buddies: one block of each order from the header's up to 1024 bytes). */
-static buddy_chunk_t *chunk_new(buddy_arena_t *arena)
-{
-    void *memory;
-    if (sys_map_aligned(BUDDY_CHUNK_BYTES, BUDDY_CHUNK_BYTES, &memory) != 0) return NULL;
-    if (!buddy_pagemap_set(memory, BUDDY_CHUNK_BYTES, PAGE_SMALL_CHUNK)) {
-        sys_unmap(memory, BUDDY_CHUNK_BYTES);
-        return NULL;
+    if (!buddy_sbrk_give_page(buddy_page_of(block))) {
+        buddy_list_push(arena, mate, TOP_LEVEL);
+        arena->empty_pages++;
+        return true;
     }
-    buddy_chunk_t *chunk = memory;
-    chunk->status = BLOCK_PINNED;
-    chunk->level = CHUNK_HEADER_LEVEL;
-    chunk->arena = arena;
-    chunk->frontier = BUDDY_MAX_BLOCK_BYTES;
-    chunk->live_blocks = 0;
-    chunk->previous = NULL;
-    chunk->next = arena->chunks;
-    if (chunk->next) chunk->next->previous = chunk;
-    arena->chunks = chunk;
-    arena->chunk_count++;
-    arena->empty_chunks++;
-    for (unsigned level = CHUNK_HEADER_LEVEL; level < BUDDY_ORDERS - 1; level++)
-        list_push(arena, block_at(chunk, buddy_order_bytes(level)), level);
-    return chunk;
+    arena->heap_pages--;
+    arena->pages_returned++;
+    return false;
 }
 
-/* Gives an empty chunk back: its free blocks leave the lists, then the pages go. */
-static void chunk_release(buddy_arena_t *arena, buddy_chunk_t *chunk)
+/* A fresh top-order block: from a heap page unless chunks are asked for or the break cannot
+ * grow, else from a chunk. */
+static buddy_block_t *refill(buddy_arena_t *arena)
 {
-    for (unsigned level = CHUNK_HEADER_LEVEL; level < BUDDY_ORDERS - 1; level++)
-        list_remove(arena, block_at(chunk, buddy_order_bytes(level)));
-    for (size_t offset = BUDDY_MAX_BLOCK_BYTES; offset < chunk->frontier;
-         offset += BUDDY_MAX_BLOCK_BYTES)
-        list_remove(arena, block_at(chunk, offset));
-    if (chunk->previous)
-        chunk->previous->next = chunk->next;
-    else
-        arena->chunks = chunk->next;
-    if (chunk->next) chunk->next->previous = chunk->previous;
-    if (arena->current == chunk) arena->current = NULL;
-    arena->chunk_count--;
-    arena->empty_chunks--;
-    arena->chunks_released++;
-    buddy_pagemap_set(chunk, BUDDY_CHUNK_BYTES, PAGE_NOT_OURS);
-    sys_unmap(chunk, BUDDY_CHUNK_BYTES);
-}
-
-/* A fresh top-order block from the current chunk's untouched tail, mapping a chunk if needed. */
-static buddy_block_t *chunk_carve(buddy_arena_t *arena)
-{
-    buddy_chunk_t *chunk = arena->current;
-    if (!chunk || chunk->frontier == BUDDY_CHUNK_BYTES) {
-        chunk = chunk_new(arena);
-        if (!chunk) return NULL;
-        arena->current = chunk;
+    if (!buddy_use_chunks()) {
+        buddy_block_t *block = page_carve(arena);
+        if (block) return block;
     }
-    buddy_block_t *block = block_at(chunk, chunk->frontier);
-    /* Atomic: free() reads it without the lock to check a pointer (buddy_engine.c). */
-    __atomic_store_n(&chunk->frontier, chunk->frontier + (uint32_t)BUDDY_MAX_BLOCK_BYTES,
-                     __ATOMIC_RELAXED);
-    block->level = BUDDY_ORDERS - 1;
-    return block;
+    return buddy_chunk_carve(arena);
 }
 
 /* ---- Split and merge ----------------------------------------------------------------------- */
@@ -117,35 +82,36 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
     buddy_block_t *block;
     if (found < BUDDY_ORDERS) {
         block = arena->free_list[found];
-        list_remove(arena, block);
+        buddy_list_remove(arena, block);
+        /* Half of an empty page taken: the page is no longer empty. */
+        if (found == TOP_LEVEL && buddy_in_sbrk_heap(block) && is_free_top(page_mate(block)))
+            arena->empty_pages--;
     } else {
-        found = BUDDY_ORDERS - 1;
-        block = chunk_carve(arena);
+        found = TOP_LEVEL;
+        block = refill(arena);
         if (!block) return NULL;
     }
     /* Split: keep the lower half, free the upper half, until the order fits. */
     while (found > level) {
         found--;
-        list_push(arena, (buddy_block_t *)((char *)block + buddy_order_bytes(found)), found);
+        buddy_list_push(arena, (buddy_block_t *)((char *)block + buddy_order_bytes(found)), found);
     }
     block->status = BLOCK_USED;
     block->level = level;
     block->next = NULL;
     arena->used_blocks[level]++;
-    if (buddy_chunk_of(block)->live_blocks++ == 0) arena->empty_chunks--;
+    if (!buddy_in_sbrk_heap(block)) buddy_chunk_block_taken(arena, block);
     return block;
 }
 
 bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
 {
-    buddy_chunk_t *chunk = buddy_chunk_of(block);
     unsigned level = block->level;
     arena->used_blocks[level]--;
-    while (level < BUDDY_ORDERS - 1) {
-        size_t offset = (size_t)((char *)block - (char *)chunk);
-        buddy_block_t *buddy = block_at(chunk, offset ^ buddy_order_bytes(level));
+    while (level < TOP_LEVEL) {
+        buddy_block_t *buddy = buddy_of(block, level);
         if (buddy->status != BLOCK_FREE || buddy->level != level) break;
-        list_remove(arena, buddy);
+        buddy_list_remove(arena, buddy);
         /* The upper one of the pair stops being a block; a stale free of it reads MERGED. */
         if (buddy < block) {
             block->status = BLOCK_MERGED;
@@ -155,12 +121,13 @@ bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
         }
         level++;
     }
-    list_push(arena, block, level);
-    if (--chunk->live_blocks == 0 && ++arena->empty_chunks > BUDDY_EMPTY_CHUNKS_KEPT &&
-        chunk != arena->current) {
-        chunk_release(arena, chunk);
-        return false;
+    if (!buddy_in_sbrk_heap(block)) {
+        buddy_list_push(arena, block, level);
+        return buddy_chunk_block_freed(arena, block);
     }
+    if (level == TOP_LEVEL && is_free_top(page_mate(block)) && !page_emptied(arena, block))
+        return false;
+    buddy_list_push(arena, block, level);
     return true;
 }
 
@@ -172,17 +139,42 @@ void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned lev
     block->level = level;
     /* Each freed upper half's buddy is the block being kept (in use), so no merge can happen. */
     for (unsigned l = level; l < old; l++)
-        list_push(arena, (buddy_block_t *)((char *)block + buddy_order_bytes(l)), l);
+        buddy_list_push(arena, (buddy_block_t *)((char *)block + buddy_order_bytes(l)), l);
+}
+
+/* Gives every empty page of the arena back to the heap's pool. */
+static bool release_empty_pages(buddy_arena_t *arena)
+{
+    bool released = false;
+    buddy_block_t *next;
+    for (buddy_block_t *block = arena->free_list[TOP_LEVEL]; block; block = next) {
+        next = block->next;
+        buddy_block_t *mate = page_mate(block);
+        if (!buddy_in_sbrk_heap(block) || !is_free_top(mate)) continue;
+        if (next == mate) next = mate->next;
+        buddy_list_remove(arena, block);
+        buddy_list_remove(arena, mate);
+        if (!buddy_sbrk_give_page(buddy_page_of(block))) {
+            buddy_list_push(arena, block, TOP_LEVEL);
+            buddy_list_push(arena, mate, TOP_LEVEL);
+            break; /* the pool cannot grow: keep the rest too */
+        }
+        arena->empty_pages--;
+        arena->heap_pages--;
+        arena->pages_returned++;
+        released = true;
+    }
+    return released;
 }
 
 bool buddy_release_idle(buddy_arena_t *arena)
 {
-    bool released = false;
+    bool released = release_empty_pages(arena);
     buddy_chunk_t *next;
     for (buddy_chunk_t *chunk = arena->chunks; chunk; chunk = next) {
         next = chunk->next;
         if (chunk->live_blocks == 0) {
-            chunk_release(arena, chunk);
+            buddy_chunk_release(arena, chunk);
             released = true;
         }
     }
@@ -199,28 +191,21 @@ bool buddy_release_idle(buddy_arena_t *arena)
         }                                                                                          \
     } while (0)
 
-/* Walks one chunk block by block (each block's level says how far the next one is), checking
- * headers, buddies and counts. */
-static bool check_chunk(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *free_seen,
-                        uint64_t *used_seen, const char **why)
+/* Walks one heap page block by block, counting free and used blocks per order. */
+static bool check_page(const char *page, uint64_t *free_seen, uint64_t *used_seen, bool *empty,
+                       const char **why)
 {
-    CHECK(chunk->status == BLOCK_PINNED && chunk->level == CHUNK_HEADER_LEVEL,
-          "chunk header corrupt");
-    CHECK(chunk->arena == arena, "chunk owned by another arena");
-    CHECK(chunk->frontier % BUDDY_MAX_BLOCK_BYTES == 0 && chunk->frontier <= BUDDY_CHUNK_BYTES,
-          "chunk frontier out of range");
-    uint32_t live = 0;
-    size_t offset = buddy_order_bytes(CHUNK_HEADER_LEVEL);
-    while (offset < chunk->frontier) {
-        buddy_block_t *block = block_at(chunk, offset);
+    unsigned free_top = 0;
+    for (size_t offset = 0; offset < BUDDY_PAGE_BYTES;) {
+        const buddy_block_t *block = (const buddy_block_t *)(page + offset);
         CHECK(block->level < BUDDY_ORDERS, "block level out of range");
         size_t size = buddy_order_bytes(block->level);
         CHECK(offset % size == 0, "block not aligned to its order");
-        CHECK(offset + size <= chunk->frontier, "block crosses the frontier");
         if (block->status == BLOCK_FREE) {
             free_seen[block->level]++;
-            if (block->level < BUDDY_ORDERS - 1) {
-                buddy_block_t *buddy = block_at(chunk, offset ^ size);
+            free_top += block->level == TOP_LEVEL;
+            if (block->level < TOP_LEVEL) {
+                const buddy_block_t *buddy = buddy_of(block, block->level);
                 CHECK(!(buddy->status == BLOCK_FREE && buddy->level == block->level),
                       "two free buddies left unmerged");
             }
@@ -228,31 +213,43 @@ static bool check_chunk(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *fr
             CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED,
                   "block status corrupt");
             used_seen[block->level]++;
-            live++;
         }
         offset += size;
     }
-    CHECK(live == chunk->live_blocks, "chunk live count differs from its blocks");
+    *empty = free_top == 2;
     return true;
 }
 
-bool buddy_check_chunk(buddy_arena_t *arena, const void *p, const char **why)
+bool buddy_check_around(buddy_arena_t *arena, const void *p, const char **why)
 {
     uint64_t free_seen[BUDDY_ORDERS] = {0}, used_seen[BUDDY_ORDERS] = {0};
-    return check_chunk(arena, buddy_chunk_of(p), free_seen, used_seen, why);
+    if (!buddy_in_sbrk_heap(p))
+        return buddy_chunk_check(arena, buddy_chunk_of(p), free_seen, used_seen, why);
+    bool empty;
+    CHECK(buddy_pagemap_get(p) == buddy_heap_page_entry(arena), "page owned by another arena");
+    return check_page(buddy_page_of(p), free_seen, used_seen, &empty, why);
+}
+
+/* Whether a free block lies in a page or chunk of this arena. */
+static bool owned_by(buddy_arena_t *arena, const buddy_block_t *block)
+{
+    if (buddy_in_sbrk_heap(block)) return buddy_pagemap_get(block) == buddy_heap_page_entry(arena);
+    buddy_chunk_t *chunk = buddy_chunk_of(block);
+    return chunk->status == BLOCK_PINNED && chunk->arena == arena;
 }
 
 bool buddy_check(buddy_arena_t *arena, const char **why)
 {
     uint64_t free_seen[BUDDY_ORDERS] = {0}, used_seen[BUDDY_ORDERS] = {0};
-    uint64_t chunks = 0, empty = 0;
+    uint64_t chunks = 0, empty = 0, pages = 0, empty_pages = 0;
     bool current_found = arena->current == NULL;
     for (buddy_chunk_t *chunk = arena->chunks; chunk; chunk = chunk->next) {
         CHECK(((uintptr_t)chunk & (BUDDY_CHUNK_BYTES - 1)) == 0, "chunk misaligned");
         CHECK(chunk->previous || arena->chunks == chunk, "chunk list broken");
         CHECK(!chunk->next || chunk->next->previous == chunk, "chunk list broken");
         CHECK(buddy_pagemap_get(chunk) == PAGE_SMALL_CHUNK, "chunk missing from the page map");
-        if (!check_chunk(arena, chunk, free_seen, used_seen, why)) return false;
+        CHECK(!buddy_in_sbrk_heap(chunk), "chunk inside the sbrk heap");
+        if (!buddy_chunk_check(arena, chunk, free_seen, used_seen, why)) return false;
         if (chunk == arena->current) current_found = true;
         empty += chunk->live_blocks == 0;
         chunks++;
@@ -260,6 +257,18 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
     CHECK(current_found, "current chunk not in the chunk list");
     CHECK(chunks == arena->chunk_count, "chunk count differs");
     CHECK(empty == arena->empty_chunks, "empty chunk count differs");
+    /* The heap's pages of this arena: the page map says whose each page is. */
+    uintptr_t lo = __atomic_load_n(&buddy_sbrk_lo, __ATOMIC_ACQUIRE);
+    uintptr_t hi = __atomic_load_n(&buddy_sbrk_hi, __ATOMIC_ACQUIRE);
+    for (uintptr_t page = lo; page < hi; page += BUDDY_PAGE_BYTES) {
+        if (buddy_pagemap_get((void *)page) != buddy_heap_page_entry(arena)) continue;
+        bool page_empty;
+        if (!check_page((const char *)page, free_seen, used_seen, &page_empty, why)) return false;
+        pages++;
+        empty_pages += page_empty;
+    }
+    CHECK(pages == arena->heap_pages, "heap page count differs");
+    CHECK(empty_pages == arena->empty_pages, "empty page count differs");
     for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
         uint64_t listed = 0;
         buddy_block_t *previous = NULL;
@@ -267,9 +276,7 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
             CHECK(b->status == BLOCK_FREE, "non-free block in a free list");
             CHECK(b->level == level, "block in the wrong order's list");
             CHECK(b->previous == previous, "free list back link broken");
-            buddy_chunk_t *chunk = buddy_chunk_of(b);
-            CHECK(chunk->status == BLOCK_PINNED && chunk->arena == arena,
-                  "free block of a foreign chunk");
+            CHECK(owned_by(arena, b), "free block of a foreign page or chunk");
             previous = b;
             CHECK(++listed <= free_seen[level], "free list longer than the free blocks");
         }

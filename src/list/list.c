@@ -346,8 +346,10 @@ static bool resize_in_place(list_heap_t *heap, char *block, size_t payload_size)
         list_split(heap, block, payload_size);
         return true;
     }
+    /* Only a block that is already the last one grows by moving the break (spec 001). */
     if (ends_at_break(heap, block)) return extend_at_break(heap, block, payload_size);
-    /* One neighbour at a time, checking after each; absorbed blocks stay absorbed. */
+    /* One neighbour at a time, checking after each; absorbed blocks stay absorbed. A block that
+     * has become the last one by absorbing the free tail still moves when it is too small. */
     while (next_is_free_neighbour(heap, block)) {
         absorb_next(heap, block);
         if (list_size(block) >= payload_size) {
@@ -355,7 +357,6 @@ static bool resize_in_place(list_heap_t *heap, char *block, size_t payload_size)
             return true;
         }
     }
-    if (ends_at_break(heap, block)) return extend_at_break(heap, block, payload_size);
     return false;
 }
 

@@ -121,9 +121,10 @@ bool list_grow(list_heap_t *heap, size_t payload_size);
 void list_free(list_heap_t *heap, void *payload);
 
 /* Resizes an allocated block in place: shrinks by splitting; grows by extending the block at
- * the break (brk backing) or by absorbing the following free blocks one at a time (they stay
- * absorbed even when the result is still too small). True when the block now holds
- * payload_size bytes; false when the caller must move it. */
+ * the break when it already is the last block (brk backing), or else by absorbing the following
+ * free blocks one at a time (they stay absorbed even when the result is still too small, and a
+ * block that became the last one that way does not then move the break). True when the block
+ * now holds payload_size bytes; false when the caller must move it. */
 bool list_resize_in_place(list_heap_t *heap, void *payload, size_t payload_size);
 
 /* make VALGRIND=1: tells memcheck that the handed-out block, old_size payload bytes before,
