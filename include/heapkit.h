@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,6 +34,50 @@ void hk_collect(bool force);
 
 /* Returns free memory to the OS now (like malloc_trim(0)); true when some was released. */
 bool hk_trim(void);
+
+/* ---- Heap walks ----------------------------------------------------------------------------
+ * Every heapkit engine can describe its memory as a tree, without allocating: segments (a
+ * mapping or heap extent it owns), pages (runs of blocks of one size) and blocks. A walk calls
+ * the visitor once per item, parents before their children. */
+
+typedef enum {
+    HK_LEVEL_SEGMENT = 0, /* a mapping or heap extent: segment, huge region, chunk, VM page */
+    HK_LEVEL_PAGE = 1,    /* a run of blocks of one size (or a huge span) */
+    HK_LEVEL_BLOCK = 2,   /* one block */
+} hk_level_t;
+
+typedef enum {
+    HK_STATE_USED = 0,   /* handed out (a segment or page with any block in use) */
+    HK_STATE_FREE = 1,   /* free, its memory still committed */
+    HK_STATE_PURGED = 2, /* free, its memory given back to the OS (reads as zero) */
+    HK_STATE_CACHED = 3, /* kept aside for reuse (an empty segment or chunk in a cache) */
+} hk_state_t;
+
+typedef struct hk_block_info {
+    uint8_t level;        /* hk_level_t */
+    uint8_t state;        /* hk_state_t */
+    uint16_t reserved;
+    uint32_t size_class;  /* the engine's class or order of a page or block (0: none) */
+    uintptr_t address;    /* first byte */
+    size_t size;          /* bytes it spans */
+    size_t block_size;    /* pages: bytes per block (0 for a free page); blocks: usable bytes */
+    size_t used_blocks;   /* pages: blocks handed out; segments: bytes handed out */
+    size_t free_blocks;   /* pages: blocks free; segments: bytes free */
+    const char *label;    /* what it is, a static string ("small segment", "huge span", ...) */
+} hk_block_info_t;
+
+/* Return false to stop the walk. */
+typedef bool (*hk_block_visitor_t)(const hk_block_info_t *info, void *arg);
+
+/* Walks the heap down to max_level (HK_LEVEL_PAGE keeps big heaps quick; HK_LEVEL_BLOCK visits
+ * every block). Pages of other threads' heaps are described from their counters only (their
+ * free lists change under the walk); the calling thread's pages and unowned ones, block by
+ * block. Returns false when the visitor stopped it. */
+bool hk_visit_blocks(hk_block_visitor_t visitor, void *arg, int max_level);
+
+/* Writes the heap map (every item of a walk, as one JSON object) to path; 0, or an errno value.
+ * HEAPKIT_MAP_FILE=path writes it when the program exits. */
+int hk_map_dump(const char *path);
 
 #ifdef __cplusplus
 }

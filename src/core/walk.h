@@ -1,0 +1,23 @@
+/* Heap walks and the heap map: the types are public (include/heapkit.h: hk_block_info_t,
+ * hk_block_visitor_t); this is what engines and the front ends share to turn a walk into the
+ * JSON heap map without allocating. */
+#ifndef HK_CORE_WALK_H
+#define HK_CORE_WALK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "heapkit.h"
+
+/* An engine's walk: visits its items down to max_level (hk_level_t); false when the visitor
+ * stopped it. */
+typedef bool (*hk_walker_t)(hk_block_visitor_t visitor, void *arg, int max_level);
+
+/* Writes one JSON object describing the heap to fd:
+ *   {"heapkit_map": 1, "engine": NAME, "pid": N, "page_size": N,
+ *    "items": [[level, state, "0xaddress", size, block_size, used, free, class, "label"], ...]}
+ * items in walk order (a parent before its children). Streams through a stack buffer: never
+ * allocates. 0, or an errno value. */
+int hk_map_write(int fd, const char *engine, hk_walker_t walker, int max_level);
+
+#endif
