@@ -228,6 +228,36 @@ Test(fast_engine, exited_thread_segment_is_abandoned_then_adopted)
     CHECK();
 }
 
+static void *allocate_one_and_exit(void *arg)
+{
+    *(void **)arg = hk_engine_malloc(128);
+    return NULL;
+}
+
+Test(fast_engine, a_new_thread_allocates_from_a_dead_threads_partly_used_page)
+{
+    /* Short-lived threads that each leave one object behind must not start a page each: the
+     * next thread adopts the dead one's segment and allocates from its page. */
+    void *left[8];
+    for (int i = 0; i < 8; i++) {
+        pthread_t t;
+        pthread_create(&t, NULL, allocate_one_and_exit, &left[i]);
+        pthread_join(t, NULL);
+    }
+    cr_assert_eq(heap_stat(STAT_pages_started), 1, "%llu pages started for 8 threads",
+                 (unsigned long long)heap_stat(STAT_pages_started));
+    for (int i = 1; i < 8; i++)
+        cr_assert_eq((uintptr_t)left[i] >> SMALL_PAGE_SHIFT, (uintptr_t)left[0] >> SMALL_PAGE_SHIFT,
+                     "block %d on another page", i);
+    cr_assert_geq(global_stat(STAT_segments_adopted), 7);
+    void *mine = hk_engine_malloc(128); /* this thread adopts the segment too */
+    cr_assert_eq((uintptr_t)mine >> SMALL_PAGE_SHIFT, (uintptr_t)left[0] >> SMALL_PAGE_SHIFT);
+    CHECK();
+    for (int i = 0; i < 8; i++) hk_engine_free(left[i], "free");
+    hk_engine_free(mine, "free");
+    CHECK();
+}
+
 static void *allocate_only(void *arg)
 {
     (void)arg;

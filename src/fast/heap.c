@@ -264,21 +264,32 @@ static void heap_scan_full(heap_t *heap, unsigned size_class)
     }
 }
 
-/* A page of the class with a free block, made the head of its queue. */
+/* Abandoned segments a heap adopts at most while looking for a page of a class, before it
+ * carves a new page: enough to find dead threads' partly used pages, bounded so one malloc does
+ * not take over every abandoned segment. */
+#define ADOPT_PER_PAGE_SEARCH 4
+
+/* A page of the class with a free block, made the head of its queue: one of the heap's own, one
+ * of its full pages that other threads freed into, one of a dead thread's (adopting its
+ * segment), and only then a new page. */
 static page_t *heap_find_page(heap_t *heap, unsigned size_class)
 {
     page_queue_t *q = &heap->avail[size_class];
-    for (int attempt = 0; attempt < 2; attempt++) {
+    unsigned kind =
+        class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
+    for (int attempt = 0;; attempt++) {
         page_t *page;
         while ((page = q->head) != NULL) {
             if (page->free || fast_page_refill(page)) return page;
             avail_remove(heap, page);
             full_push(heap, page);
         }
-        if (attempt == 0) heap_scan_full(heap, size_class);
+        if (attempt == 0) {
+            heap_scan_full(heap, size_class);
+        } else if (attempt > ADOPT_PER_PAGE_SEARCH || !fast_segment_adopt(heap, kind)) {
+            break;
+        }
     }
-    unsigned kind =
-        class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
     page_t *page = fast_segment_page_alloc(heap, kind);
     if (!page) return NULL;
     fast_page_init(segment_of(page), page, size_class);
