@@ -228,6 +228,44 @@ Test(fast_engine, exited_thread_segment_is_abandoned_then_adopted)
     CHECK();
 }
 
+static void *free_all_and_exit(void *arg)
+{
+    void **blocks = arg;
+    hk_engine_free(hk_engine_malloc(16), "free"); /* a thread with a heap of its own */
+    for (int i = 0; blocks[i]; i++) hk_engine_free(blocks[i], "free");
+    return NULL;
+}
+
+Test(fast_engine, remote_frees_are_batched_and_a_full_page_notifies_its_owner)
+{
+    /* Fill one page of 64 B blocks (it goes to the full queue) and start a second. */
+    enum { PER_PAGE = 65536 / 64 };
+    static void *blocks[PER_PAGE + 16];
+    int n = 0;
+    while (heap_stat(STAT_pages_started) < 2) blocks[n++] = hk_engine_malloc(64);
+    cr_assert_geq(n, PER_PAGE / 2); /* page 0 shares its space with the segment header */
+    /* Another thread frees ten blocks of the full page and the one block of the new page. */
+    void *theirs[12] = {0};
+    for (int i = 0; i < 10; i++) theirs[i] = blocks[i];
+    theirs[10] = blocks[n - 1];
+    pthread_t t;
+    pthread_create(&t, NULL, free_all_and_exit, theirs);
+    pthread_join(t, NULL);
+    cr_assert_eq(heap_stat(STAT_remote_frees), 11);
+    cr_assert_eq(heap_stat(STAT_remote_batches), 2, "one hand-over per page");
+    /* The full page's blocks went to this heap's delayed list; collection frees them, and the
+     * page leaves the full queue. */
+    page_t *full = page_of(segment_of(blocks[0]), blocks[0]);
+    cr_assert(full->in_full);
+    cr_assert_not_null(fast_tls.heap->delayed, "the full page's blocks were handed to its owner");
+    fast_collect(false);
+    cr_assert_eq(heap_stat(STAT_delayed_frees), 10);
+    cr_assert(!full->in_full, "the page left the full queue");
+    CHECK();
+    for (int i = 10; i < n - 1; i++) hk_engine_free(blocks[i], "free");
+    CHECK();
+}
+
 static void *allocate_one_and_exit(void *arg)
 {
     *(void **)arg = hk_engine_malloc(128);

@@ -133,6 +133,7 @@ bool fast_collect(bool force)
     }
     fast_heap_collect(heap, force);
     if (force) {
+        fast_heap_drain_pooled();
         fast_huge_trim();
         fast_segment_cache_flush();
     }
@@ -251,8 +252,8 @@ static bool check_page(const heap_t *heap, const page_t *page, unsigned size_cla
     uint32_t n_free, n_local, n_thread;
     if (!check_list(segment, page, page->free, &n_free)) return false;
     if (!check_list(segment, page, page->local_free, &n_local)) return false;
-    if (!check_list(segment, page, __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE),
-                    &n_thread))
+    uintptr_t remote = __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE);
+    if (!check_list(segment, page, thread_free_blocks(remote), &n_thread))
         return false;
     /* thread_free blocks still count as used until collected; a full page has none free */
     if (full &&

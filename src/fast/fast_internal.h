@@ -52,6 +52,16 @@
  * has anyway, and requeues it: no separate "is it full" test on the fast path. */
 #define FULL_PAGE_USED 1
 
+/* Set in a full page's thread_free: the first other thread to free into it hands its block(s)
+ * to the owner heap's `delayed` list instead, so the owner learns which full page has room
+ * again without scanning, and no free touches a counter the others share. */
+#define THREAD_FREE_NOTIFY ((uintptr_t)1)
+
+/* Remote frees a heap keeps per page before handing them over with one atomic operation, and
+ * how many pages it keeps them for (direct-mapped by descriptor address). */
+#define REMOTE_BATCH_MAX   32
+#define REMOTE_BATCH_SLOTS 16
+
 /* Owner tag bit: in checked mode every owner value carries it, so the slow path's owner test
  * never matches either and every free is checked. */
 #define OWNER_CHECK_TAG ((uintptr_t)1)
@@ -71,7 +81,8 @@ typedef struct heap heap_t;
 typedef struct page {
     block_t *free;        /* blocks malloc pops (owner only) */
     block_t *local_free;  /* blocks the owner freed; become `free` when it runs dry */
-    block_t *thread_free; /* blocks other threads freed (atomic push, owner takes all) */
+    uintptr_t thread_free; /* blocks other threads freed (atomic push, owner takes all), and
+                              THREAD_FREE_NOTIFY while the page waits in its full queue */
     struct page *next;    /* neighbours in the heap's available or full queue */
     struct page *prev;
     uint32_t used;        /* blocks handed out, not yet freed locally or collected */
@@ -120,7 +131,8 @@ typedef struct {
     X(pages_started, "pages given a size class")                                                   \
     X(pages_retired, "empty pages returned to their segment")                                      \
     X(pages_purged, "free pages returned to the OS")                                               \
-    X(full_scans, "scans of full pages after remote frees")
+    X(delayed_frees, "remote frees into full pages handed to the owner heap")                    \
+    X(remote_batches, "batches of remote frees handed over")
 
 /* Counters for rare events, shared by all threads (relaxed atomics). */
 #define FAST_GLOBAL_STATS(X)                                                                       \
@@ -159,7 +171,6 @@ struct heap {
                                           REGISTRY_NEVER in checked mode */
     page_queue_t avail[CLASS_COUNT];   /* pages that may have free blocks; head is current */
     page_queue_t full[CLASS_COUNT];    /* pages found full; wait for remote frees */
-    uint64_t remote_seen[CLASS_COUNT]; /* remote_count values last acted upon */
     segment_t *seg_avail[2];           /* owned small / medium segments with a free page */
     segment_t *seg_full[2];            /* owned segments with every page in use */
     uint32_t empty_segments[2];        /* owned segments with no page in use */
@@ -171,8 +182,16 @@ struct heap {
     heap_t *pool_next;                 /* heap pool free list */
     heap_t *all_next;                  /* every heap ever made (for statistics) */
     uint64_t stats[FAST_HEAP_STAT_COUNT];
-    /* Written by other threads: kept on its own cache lines. */
-    uint64_t remote_count[CLASS_COUNT] __attribute__((aligned(64)));
+    /* This heap's frees of other heaps' blocks, batched per page (see free_remote). */
+    struct remote_batch {
+        page_t *page;  /* the page its blocks belong to, or NULL */
+        block_t *head; /* newest block; linked through next */
+        block_t *tail; /* oldest block */
+        uint32_t count;
+    } remote[REMOTE_BATCH_SLOTS];
+    /* Written by other threads: blocks they freed into this heap's full pages, for the owner
+     * to free in its slow path. On its own cache line. */
+    block_t *delayed __attribute__((aligned(64)));
 };
 
 /* ---- Globals ------------------------------------------------------------------------------- */
@@ -288,11 +307,21 @@ void fast_segment_list_remove(segment_t **list, segment_t *segment);
 void fast_segment_list_push(segment_t **list, segment_t *segment);
 void fast_segment_register_locks(void);
 void fast_heap_adopt_page(heap_t *heap, page_t *page); /* heap.c */
+void fast_heap_flush_remote(heap_t *heap);              /* heap.c */
+void fast_heap_drain_delayed(heap_t *heap);             /* heap.c */
+void fast_heap_drain_pooled(void);                      /* heap.c */
 
 /* page.c */
 void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
 bool fast_page_refill(page_t *page); /* local/thread frees or fresh blocks into free */
 uint32_t fast_page_collect_thread_free(page_t *page);
+bool fast_page_mark_full(page_t *page); /* false: other threads freed into it meanwhile */
+void fast_page_unmark_full(page_t *page);
+
+HK_INLINE block_t *thread_free_blocks(uintptr_t value)
+{
+    return (block_t *)(value & ~THREAD_FREE_NOTIFY);
+}
 void fast_queue_push_front(page_queue_t *q, page_t *page);
 void fast_queue_push_back(page_queue_t *q, page_t *page);
 void fast_queue_remove(page_queue_t *q, page_t *page);

@@ -105,8 +105,7 @@ static void heap_reset(heap_t *heap)
         heap->direct[i] = &fast_empty_page;
     memset(heap->avail, 0, sizeof heap->avail);
     memset(heap->full, 0, sizeof heap->full);
-    for (size_t i = 0; i < CLASS_COUNT; i++)
-        heap->remote_seen[i] = __atomic_load_n(&heap->remote_count[i], __ATOMIC_RELAXED);
+    memset(heap->remote, 0, sizeof heap->remote);
     memset(heap->seg_avail, 0, sizeof heap->seg_avail);
     memset(heap->seg_full, 0, sizeof heap->seg_full);
     memset(heap->empty_segments, 0, sizeof heap->empty_segments);
@@ -134,6 +133,7 @@ heap_t *fast_heap_get(void)
     heap->in_use = 1;
     fast_tls.heap = heap;
     fast_tls.free_key = heap->free_key;
+    fast_heap_drain_delayed(heap); /* late hand-overs to this heap's previous thread */
     hk_stat_add(&fast_global_stats[STAT_heaps_created], 1);
     /* Both calls below may allocate (pthread_atfork's list, keys past the first 32); the heap
      * is in place by now, so that allocation simply uses it. */
@@ -171,12 +171,16 @@ static void avail_remove(heap_t *heap, page_t *page)
     if (was_head) avail_changed(heap, page->size_class);
 }
 
-/* page has no free block at all (so used == reserved). */
-static void full_push(heap_t *heap, page_t *page)
+/* page has no free block at all (so used == reserved): it waits in the full queue until a
+ * local free or another thread's free (through `delayed`) gives it room. False, and the page is
+ * not queued, when other threads freed into it meanwhile: the caller collects their blocks. */
+static bool full_push(heap_t *heap, page_t *page)
 {
+    if (!fast_page_mark_full(page)) return false;
     page->in_full = 1;
     page->used = FULL_PAGE_USED;
     fast_queue_push_back(&heap->full[page->size_class], page);
+    return true;
 }
 
 /* Takes a page off the full queue with its true count (blocks freed since are not in it). */
@@ -185,6 +189,7 @@ static void full_remove(heap_t *heap, page_t *page)
     page->in_full = 0;
     page->used = page->reserved;
     fast_queue_remove(&heap->full[page->size_class], page);
+    fast_page_unmark_full(page);
 }
 
 static void page_retire(heap_t *heap, page_t *page)
@@ -198,13 +203,17 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page)
     if (page->in_full) page->used = page->reserved; /* its queue was the dead heap's */
     page->in_full = 0;
     page->next = page->prev = NULL;
-    fast_page_collect_thread_free(page);
-    if (page->used == 0)
-        page_retire(heap, page);
-    else if (page->free || page->local_free || page->capacity < page->reserved)
-        avail_push_back(heap, page);
-    else
-        full_push(heap, page);
+    for (;;) {
+        fast_page_collect_thread_free(page);
+        if (page->used == 0) {
+            page_retire(heap, page);
+        } else if (page->free || page->local_free || page->capacity < page->reserved) {
+            avail_push_back(heap, page);
+        } else if (!full_push(heap, page)) {
+            continue; /* other threads freed into it meanwhile */
+        }
+        return;
+    }
 }
 
 /* A local free brought a page's `used` to zero: the page is empty, or it is in the full queue
@@ -247,23 +256,6 @@ static void heap_tick(heap_t *heap)
     }
 }
 
-/* Pages in the full queue that other threads freed into go back to the available queue. */
-static void heap_scan_full(heap_t *heap, unsigned size_class)
-{
-    uint64_t seen = __atomic_load_n(&heap->remote_count[size_class], __ATOMIC_RELAXED);
-    if (seen == heap->remote_seen[size_class]) return;
-    heap->remote_seen[size_class] = seen;
-    heap->stats[STAT_full_scans]++;
-    page_t *next;
-    for (page_t *page = heap->full[size_class].head; page; page = next) {
-        next = page->next;
-        if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
-        full_remove(heap, page);
-        fast_page_collect_thread_free(page);
-        avail_push_back(heap, page);
-    }
-}
-
 /* Abandoned segments a heap adopts at most while looking for a page of a class, before it
  * carves a new page: enough to find dead threads' partly used pages, bounded so one malloc does
  * not take over every abandoned segment. */
@@ -282,10 +274,10 @@ static page_t *heap_find_page(heap_t *heap, unsigned size_class)
         while ((page = q->head) != NULL) {
             if (page->free || fast_page_refill(page)) return page;
             avail_remove(heap, page);
-            full_push(heap, page);
+            if (!full_push(heap, page)) avail_push_back(heap, page); /* collected next round */
         }
         if (attempt == 0) {
-            heap_scan_full(heap, size_class);
+            fast_heap_drain_delayed(heap); /* may bring full pages of the class back */
         } else if (attempt > ADOPT_PER_PAGE_SEARCH || !fast_segment_adopt(heap, kind)) {
             break;
         }
@@ -304,6 +296,7 @@ void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
 {
     heap->stats[STAT_malloc_slow]++;
     heap_tick(heap);
+    fast_heap_flush_remote(heap);
     page_t *page = heap_find_page(heap, size_class);
     if (hk_unlikely(!page)) return NULL;
     return page_pop(page, zero ? page->block_size : 0);
@@ -349,24 +342,106 @@ static HK_NORETURN HK_COLD void invalid_pointer(const void *p, const char *who)
     hk_fatal("invalid pointer %p in %s()", p, who);
 }
 
-/* A free by a thread that does not own the page: push onto thread_free, then tell the owner
- * (its heap memory is never unmapped, so even a stale owner is safe to touch). Everything read
- * from the page is read before the push: afterwards the owner may free the page. */
+/* ---- Frees of other heaps' blocks ----------------------------------------------------------- */
+
+/* Hands a chain of blocks of one page (head ... tail, linked through next) to the page's owner
+ * with one atomic operation: onto the page's thread_free, or, when the page waits in its
+ * owner's full queue (THREAD_FREE_NOTIFY), onto the owner heap's `delayed` list, which the
+ * owner drains in its slow path. The page and its segment stay valid until the blocks are
+ * handed over (they count as used), not after: nothing of the page is read once they are. */
+static void remote_hand_over(segment_t *segment, page_t *page, block_t *head, block_t *tail)
+{
+    uintptr_t old = __atomic_load_n(&page->thread_free, __ATOMIC_RELAXED);
+    for (;;) {
+        if (old & THREAD_FREE_NOTIFY) {
+            if (!__atomic_compare_exchange_n(&page->thread_free, &old, old & ~THREAD_FREE_NOTIFY,
+                                             true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                continue;
+            heap_t *owner =
+                (heap_t *)(__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG);
+            if (owner) {
+                block_t *first = __atomic_load_n(&owner->delayed, __ATOMIC_RELAXED);
+                do {
+                    tail->next = first;
+                } while (!__atomic_compare_exchange_n(&owner->delayed, &first, head, true,
+                                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+                return;
+            }
+            old &= ~THREAD_FREE_NOTIFY; /* abandoned meanwhile: onto the page after all */
+        }
+        tail->next = (block_t *)old;
+        if (__atomic_compare_exchange_n(&page->thread_free, &old, (uintptr_t)head, true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+            return;
+    }
+}
+
+static void batch_flush(heap_t *heap, struct remote_batch *batch)
+{
+    remote_hand_over(segment_of(batch->page), batch->page, batch->head, batch->tail);
+    heap->stats[STAT_remote_batches]++;
+    batch->page = NULL;
+}
+
+/* Hands over every batched remote free (slow paths, collection, thread exit). */
+void fast_heap_flush_remote(heap_t *heap)
+{
+    for (unsigned i = 0; i < REMOTE_BATCH_SLOTS; i++)
+        if (heap->remote[i].page) batch_flush(heap, &heap->remote[i]);
+}
+
+/* A free by a thread that does not own the page. Frees into the same page are batched (a
+ * consumer freeing a producer's blocks frees runs of them), so most remote frees cost no atomic
+ * operation at all; a batch is handed over when it is full, when another page needs its slot,
+ * and whenever this thread takes a slow path, collects or exits, so at most
+ * REMOTE_BATCH_SLOTS * REMOTE_BATCH_MAX blocks wait. Threads without a heap, and checked mode
+ * (whose double-free check must see every free block), hand each block over at once. */
 static void free_remote(heap_t *heap, segment_t *segment, page_t *page, block_t *block)
 {
-    unsigned size_class = page->size_class;
-    heap_t *owner =
-        (heap_t *)(__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG);
-    block_t *old = __atomic_load_n(&page->thread_free, __ATOMIC_RELAXED);
-    do {
-        block->next = old;
-    } while (!__atomic_compare_exchange_n(&page->thread_free, &old, block, true, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
-    if (owner) __atomic_fetch_add(&owner->remote_count[size_class], 1, __ATOMIC_RELAXED);
-    if (heap != &fast_empty_heap)
-        heap->stats[STAT_remote_frees]++;
-    else
-        hk_stat_add(&fast_global_stats[STAT_heapless_frees], 1);
+    if (heap == &fast_empty_heap || fast_options.check) {
+        remote_hand_over(segment, page, block, block);
+        if (heap == &fast_empty_heap)
+            hk_stat_add(&fast_global_stats[STAT_heapless_frees], 1);
+        else
+            heap->stats[STAT_remote_frees]++;
+        return;
+    }
+    heap->stats[STAT_remote_frees]++;
+    struct remote_batch *batch = &heap->remote[((uintptr_t)page / sizeof(page_t)) % REMOTE_BATCH_SLOTS];
+    if (batch->page == page) {
+        block->next = batch->head;
+        batch->head = block;
+        if (++batch->count == REMOTE_BATCH_MAX) batch_flush(heap, batch);
+        return;
+    }
+    if (batch->page) batch_flush(heap, batch);
+    block->next = NULL;
+    batch->page = page;
+    batch->head = batch->tail = block;
+    batch->count = 1;
+}
+
+/* Frees the blocks other threads handed over for this heap's full pages. A block whose segment
+ * this heap no longer owns (the heap was reused by a new thread) takes the ordinary free path. */
+void fast_heap_drain_delayed(heap_t *heap)
+{
+    if (!__atomic_load_n(&heap->delayed, __ATOMIC_RELAXED)) return;
+    block_t *list = __atomic_exchange_n(&heap->delayed, NULL, __ATOMIC_ACQUIRE);
+    while (list) {
+        block_t *block = list;
+        list = list->next;
+        segment_t *segment = segment_of(block);
+        if (heap != fast_tls.heap ||
+            __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) != heap->tag) {
+            fast_free_generic(block, "free");
+            continue;
+        }
+        heap->stats[STAT_delayed_frees]++;
+        page_t *page = page_of(segment, block);
+        block->next = page->local_free;
+        page->local_free = block;
+        if (--page->used == 0) fast_page_emptied(heap, page);
+    }
 }
 
 void fast_free_generic(void *p, const char *who)
@@ -413,11 +488,14 @@ void fast_free_generic(void *p, const char *who)
 static void heap_collect_pages(heap_t *heap, bool force)
 {
     heap->now_ms = fast_now_ms();
+    fast_heap_flush_remote(heap);
+    fast_heap_drain_delayed(heap);
     for (unsigned c = 1; c < CLASS_COUNT; c++) {
         page_t *next;
         for (page_t *page = heap->full[c].head; page; page = next) {
             next = page->next;
-            if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) continue;
+            if (!thread_free_blocks(__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)))
+                continue;
             full_remove(heap, page);
             fast_page_collect_thread_free(page);
             if (page->used == 0)
@@ -451,12 +529,18 @@ static void heap_thread_exit(void *arg)
     /* Every empty page back to its segment, but no purge: the segments' next owner (or the
      * cache) purges their free pages after the delay. */
     heap_collect_pages(heap, true);
-    /* Pages still in use stay where they are; the queues go with the heap. */
+    /* Pages still in use stay where they are; the queues go with the heap. Full pages stop
+     * asking for notice, so later frees land on the pages, where their adopter finds them. */
+    for (unsigned c = 1; c < CLASS_COUNT; c++)
+        for (page_t *page = heap->full[c].head; page; page = page->next)
+            fast_page_unmark_full(page);
     fast_segment_abandon_all(heap);
     if (fast_tls.heap == heap) {
         fast_tls.heap = &fast_empty_heap;
         fast_tls.free_key = REGISTRY_NEVER;
     }
+    /* Blocks handed over while the pages were still marked: freed as a heapless thread's. */
+    fast_heap_drain_delayed(heap);
     heap_reset(heap);
     heap->in_use = 0;
     hk_stat_add(&fast_global_stats[STAT_threads_exited], 1);
@@ -467,6 +551,29 @@ static void heap_thread_exit(void *arg)
 }
 
 /* ---- Statistics and checks ------------------------------------------------------------------ */
+
+/* Frees the blocks handed over to heaps in the pool (after their thread exited) that no new
+ * thread has drained yet (trim). */
+void fast_heap_drain_pooled(void)
+{
+    block_t *lists = NULL;
+    hk_lock(&heap_pool_lock);
+    for (heap_t *heap = heap_pool; heap; heap = heap->pool_next) {
+        block_t *list = __atomic_exchange_n(&heap->delayed, NULL, __ATOMIC_ACQUIRE);
+        while (list) {
+            block_t *next = list->next;
+            list->next = lists;
+            lists = list;
+            list = next;
+        }
+    }
+    hk_unlock(&heap_pool_lock);
+    while (lists) {
+        block_t *next = lists->next;
+        fast_free_generic(lists, "free");
+        lists = next;
+    }
+}
 
 void fast_stats_sum_heaps(uint64_t out[FAST_HEAP_STAT_COUNT])
 {

@@ -31,7 +31,8 @@ void fast_page_init(segment_t *segment, page_t *page, unsigned size_class)
     page->reserved = (uint32_t)((end - start) / block_size);
     page->capacity = 0;
     page->used = 0;
-    page->free = page->local_free = page->thread_free = NULL;
+    page->free = page->local_free = NULL;
+    page->thread_free = 0;
     page->next = page->prev = NULL;
     page->in_full = 0;
     page->free_is_zero = page->mem_zero;
@@ -56,11 +57,13 @@ static void page_extend(segment_t *segment, page_t *page)
 
 /* ---- Refilling ----------------------------------------------------------------------------- */
 
-/* Moves every block other threads freed onto `free`; returns how many. */
+/* Moves every block other threads freed onto `free` (clearing THREAD_FREE_NOTIFY: a page with
+ * room is not full); returns how many. */
 uint32_t fast_page_collect_thread_free(page_t *page)
 {
-    if (!__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED)) return 0;
-    block_t *list = __atomic_exchange_n(&page->thread_free, NULL, __ATOMIC_ACQUIRE);
+    if (!thread_free_blocks(__atomic_load_n(&page->thread_free, __ATOMIC_RELAXED))) return 0;
+    block_t *list =
+        thread_free_blocks(__atomic_exchange_n(&page->thread_free, 0, __ATOMIC_ACQUIRE));
     uint32_t count = 1;
     block_t *tail = list;
     while (tail->next) {
@@ -72,6 +75,22 @@ uint32_t fast_page_collect_thread_free(page_t *page)
     page->free_is_zero = 0;
     page->used -= count;
     return count;
+}
+
+/* Asks other threads to tell the owner about their next free into this page, which is about
+ * to wait in the full queue. False when blocks arrived since it was found full: the caller
+ * collects them instead. */
+bool fast_page_mark_full(page_t *page)
+{
+    uintptr_t expected = 0;
+    return __atomic_compare_exchange_n(&page->thread_free, &expected, THREAD_FREE_NOTIFY, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+/* Clears THREAD_FREE_NOTIFY (a page leaving the full queue without a collection). */
+void fast_page_unmark_full(page_t *page)
+{
+    __atomic_fetch_and(&page->thread_free, ~THREAD_FREE_NOTIFY, __ATOMIC_ACQ_REL);
 }
 
 /* Called when `free` is empty: refills it from local frees, then remote frees, then fresh
@@ -152,7 +171,8 @@ static bool list_contains(const block_t *list, const void *p, uint32_t limit)
 /* Whether p is on one of the page's free lists (checked mode: double free detection). */
 bool fast_block_is_free(const page_t *page, const void *p)
 {
-    const block_t *remote = __atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE);
+    const block_t *remote =
+        thread_free_blocks(__atomic_load_n(&page->thread_free, __ATOMIC_ACQUIRE));
     return list_contains(page->free, p, page->capacity) ||
            list_contains(page->local_free, p, page->capacity) ||
            list_contains(remote, p, page->capacity);
