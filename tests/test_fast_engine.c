@@ -266,6 +266,23 @@ Test(fast_engine, remote_frees_are_batched_and_a_full_page_notifies_its_owner)
     CHECK();
 }
 
+Test(fast_engine, an_idle_empty_current_page_is_retired_after_two_checks)
+{
+    setenv("HEAPKIT_PURGE_DELAY_MS", "5", 1);
+    void *blocks[100];
+    for (int i = 0; i < 100; i++) blocks[i] = hk_engine_malloc(48);
+    for (int i = 0; i < 100; i++) hk_engine_free(blocks[i], "free");
+    cr_assert_eq(heap_stat(STAT_pages_retired), 0, "the current page stays when it empties");
+    /* Other size classes keep the slow path (and its clock) running. */
+    size_t sizes[] = {3000, 5000, 7000};
+    for (int i = 0; i < 3 && heap_stat(STAT_pages_retired) == 0; i++) {
+        usleep(8 * 1000);
+        hk_engine_free(hk_engine_malloc(sizes[i]), "free");
+    }
+    cr_assert_geq(heap_stat(STAT_pages_retired), 1, "an idle empty current page is retired");
+    CHECK();
+}
+
 static void *allocate_one_and_exit(void *arg)
 {
     *(void **)arg = hk_engine_malloc(128);

@@ -174,6 +174,9 @@ struct heap {
     segment_t *seg_avail[2];           /* owned small / medium segments with a free page */
     segment_t *seg_full[2];            /* owned segments with every page in use */
     uint32_t empty_segments[2];        /* owned segments with no page in use */
+    uint64_t idle_current[2];          /* classes whose current page was empty at the last
+                                          idle check (a bit per class) */
+    uint32_t next_idle_check_ms;       /* when current pages are next checked for idleness */
     uint32_t now_ms;                   /* coarse clock, refreshed in the slow path */
     uint32_t next_purge_ms;            /* when the next purge pass is due */
     uint32_t dirty_pages;              /* free pages waiting to be purged */
@@ -314,6 +317,7 @@ void fast_heap_drain_pooled(void);                      /* heap.c */
 /* page.c */
 void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
 bool fast_page_refill(page_t *page); /* local/thread frees or fresh blocks into free */
+bool fast_page_reuse(page_t *page);  /* local/thread frees into free */
 uint32_t fast_page_collect_thread_free(page_t *page);
 bool fast_page_mark_full(page_t *page); /* false: other threads freed into it meanwhile */
 void fast_page_unmark_full(page_t *page);

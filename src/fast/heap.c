@@ -120,6 +120,8 @@ static void heap_reset(heap_t *heap)
     heap->next_purge_ms = heap->now_ms;
     heap->dirty_pages = 0;
     heap->dirty_bytes = 0;
+    heap->idle_current[0] = heap->idle_current[1] = 0;
+    heap->next_idle_check_ms = heap->now_ms;
 }
 
 heap_t *fast_heap_get(void)
@@ -239,10 +241,36 @@ void fast_page_emptied(heap_t *heap, page_t *page)
 
 /* ---- Malloc slow path ----------------------------------------------------------------------- */
 
+/* A class's current page stays when it empties, so a malloc/free loop does not bounce it in and
+ * out of its segment; but one found empty at two idle checks in a row (a purge delay apart) is
+ * retired like any empty page, so a program done with a size class does not keep a page of it
+ * committed. */
+static void heap_retire_idle_current_pages(heap_t *heap)
+{
+    for (unsigned c = 1; c < CLASS_COUNT; c++) {
+        page_t *page = heap->avail[c].head;
+        uint64_t bit = (uint64_t)1 << (c % 64);
+        uint64_t *idle = &heap->idle_current[c / 64];
+        if (!page || page->used != 0) {
+            *idle &= ~bit;
+        } else if (*idle & bit) {
+            *idle &= ~bit;
+            avail_remove(heap, page);
+            page_retire(heap, page);
+        } else {
+            *idle |= bit;
+        }
+    }
+}
+
 static void heap_tick(heap_t *heap)
 {
     heap->now_ms = fast_now_ms();
     fast_huge_tick(heap->now_ms);
+    if ((int32_t)(heap->now_ms - heap->next_idle_check_ms) >= 0) {
+        heap_retire_idle_current_pages(heap);
+        heap->next_idle_check_ms = heap->now_ms + (fast_options.purge_delay_ms ? fast_options.purge_delay_ms : 1);
+    }
     if (heap->dirty_bytes > DIRTY_BYTES_MAX) {
         /* Too much freed memory waits for its delay: a program releasing a large working set
          * gives it back now, not at its next slow-path call (which may never come). */

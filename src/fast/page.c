@@ -7,9 +7,10 @@
 #include "core/stats.h"
 #include "fast/fast_internal.h"
 
-/* Blocks are carved EXTEND_BYTES at a time, so a page touches only the memory it uses. */
-#define EXTEND_BYTES      4096
-#define EXTEND_MIN_BLOCKS 4
+/* Blocks are carved EXTEND_BYTES at a time (one block at a time from 4 KiB up: carving writes a
+ * link into every block, so each block carved ahead is an OS page touched ahead), so a page
+ * touches only the memory it uses. */
+#define EXTEND_BYTES 4096
 
 /* ---- Set-up -------------------------------------------------------------------------------- */
 
@@ -44,7 +45,7 @@ static void page_extend(segment_t *segment, page_t *page)
 {
     size_t block_size = page->block_size;
     uint32_t count = (uint32_t)(EXTEND_BYTES / block_size);
-    if (count < EXTEND_MIN_BLOCKS) count = EXTEND_MIN_BLOCKS;
+    if (count == 0) count = 1;
     if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
     uint8_t *first = page_area(segment, page) + (size_t)page->capacity * block_size;
     uint8_t *p = first;
@@ -93,9 +94,9 @@ void fast_page_unmark_full(page_t *page)
     __atomic_fetch_and(&page->thread_free, ~THREAD_FREE_NOTIFY, __ATOMIC_ACQ_REL);
 }
 
-/* Called when `free` is empty: refills it from local frees, then remote frees, then fresh
- * space. False when the page is full. */
-bool fast_page_refill(page_t *page)
+/* Called when `free` is empty: refills it from local frees, then remote frees (memory already
+ * touched). False when neither has a block. */
+bool fast_page_reuse(page_t *page)
 {
     if (page->local_free) {
         page->free = page->local_free;
@@ -103,7 +104,13 @@ bool fast_page_refill(page_t *page)
         page->free_is_zero = 0;
         return true;
     }
-    if (fast_page_collect_thread_free(page)) return true;
+    return fast_page_collect_thread_free(page) != 0;
+}
+
+/* Refills `free` from freed blocks, else from fresh space. False when the page is full. */
+bool fast_page_refill(page_t *page)
+{
+    if (fast_page_reuse(page)) return true;
     if (page->capacity < page->reserved) {
         page_extend(segment_of(page), page);
         return true;
