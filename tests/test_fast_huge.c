@@ -127,6 +127,26 @@ Test(fast_huge, a_block_grows_into_free_space_after_it_and_gives_room_back_when_
     CHECK();
 }
 
+Test(fast_huge, a_medium_block_growing_by_realloc_moves_once_into_a_span_and_then_grows_in_place)
+{
+    uint8_t *p = hk_engine_malloc(12 * 1024);
+    memset(p, 3, 12 * 1024);
+    p = hk_engine_realloc(p, 20 * 1024, "realloc");
+    cr_assert_eq(fast_segment_resolve(p)->kind, SEGMENT_HUGE, "moved into a huge span");
+    uint8_t *at = p;
+    for (size_t size = 20 * 1024; size < 120 * 1024; size += 1000) {
+        p = hk_engine_realloc(p, size, "realloc");
+        cr_assert_eq(p, at, "realloc to %zu moved", size);
+    }
+    for (size_t i = 0; i < 12 * 1024; i++) cr_assert_eq(p[i], 3);
+    /* Shrunk far below, it goes back to a size class. */
+    p = hk_engine_realloc(p, 100, "realloc");
+    cr_assert_neq(fast_segment_resolve(p)->kind, SEGMENT_HUGE);
+    cr_assert_eq(p[99], 3);
+    hk_engine_free(p, "free");
+    CHECK();
+}
+
 Test(fast_huge, over_budget_committed_memory_is_decommitted)
 {
     /* Nothing else is live: the budget is its floor, so freeing 200 MiB keeps at most that

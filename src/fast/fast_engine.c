@@ -39,11 +39,13 @@ inline __attribute__((always_inline)) void hk_engine_free(void *p, const char *w
     fast_free(p, who);
 }
 
-/* The usable bytes of a block we handed out; fatal for a pointer that is not one. */
-static size_t block_usable(const void *p, const char *who)
+/* The usable bytes of a block we handed out, and its segment; fatal for a pointer that is not
+ * one. */
+static size_t block_usable(const void *p, const char *who, segment_t **out)
 {
     segment_t *segment = fast_segment_resolve(p);
     if (hk_unlikely(!segment)) hk_fatal("invalid pointer %p in %s()", p, who);
+    if (out) *out = segment;
     if (segment->kind == SEGMENT_HUGE) return fast_huge_usable(segment, p, who);
     page_t *page = page_of(segment, p);
     if (hk_unlikely(page->size_class == 0)) hk_fatal("invalid pointer %p in %s()", p, who);
@@ -52,46 +54,43 @@ static size_t block_usable(const void *p, const char *who)
 
 size_t hk_engine_usable_size(const void *p, const char *who)
 {
-    return block_usable(p, who);
+    return block_usable(p, who, NULL);
 }
 
-/* Huge blocks grow and shrink in place when the space after them allows; a block that has to
- * move asks for room to double (address space only: untouched pages cost no memory), so a
- * growing buffer is copied a few times, not at every class boundary. */
-static HK_NOINLINE void *realloc_huge(void *p, size_t size, size_t usable, const char *who)
-{
-    if (usable > MEDIUM_BLOCK_MAX) {
-        segment_t *segment = fast_segment_resolve(p);
-        if (segment && segment->kind == SEGMENT_HUGE && fast_huge_resize(segment, p, size, who))
-            return p;
-    }
-    size_t reserve = 0;
-    if (size > usable && size <= PTRDIFF_MAX / 2) reserve = 2 * size;
-    void *q = size > MEDIUM_BLOCK_MAX ? fast_huge_malloc_reserve(size, 0, false, reserve)
-                                      : hk_engine_malloc(size);
-    if (!q) return NULL;
-    memcpy(q, p, size < usable ? size : usable);
-    hk_engine_free(p, who);
-    return q;
-}
+/* A block that realloc grows to this size moves into a huge span (with room to double) rather
+ * than to the next size class: from then on it grows in place into the space after it, so a
+ * growing buffer is copied a few times, not at every class boundary, and does not leave a
+ * trail of freed blocks in the medium classes it passed through (which other buffers rarely
+ * reuse: in realloc_grow they held half of the peak). */
+#define REALLOC_SPAN_MIN_BYTES ((size_t)16 << 10)
 
 void *hk_engine_realloc(void *p, size_t size, const char *who)
 {
-    size_t usable = block_usable(p, who);
+    segment_t *segment;
+    size_t usable = block_usable(p, who, &segment);
     /* In place when it fits and does not waste more than half the block. */
     if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
-    if (usable > MEDIUM_BLOCK_MAX || size > MEDIUM_BLOCK_MAX)
-        return realloc_huge(p, size, usable, who);
-    size_t request = size;
-    /* A block that grows is likely to grow again: leave room for the next growths, half its
-     * size (skipping three or four classes, so a growing buffer is copied less often and leaves
-     * fewer partly used pages behind: in realloc_grow this is both faster and smaller than a
-     * quarter or an eighth). */
-    if (size > usable && usable >= 256) {
-        size_t roomy = usable + usable / 2;
-        if (roomy > size && roomy <= PTRDIFF_MAX) request = roomy;
+    /* A huge block grows and shrinks in place when the space after it allows (a small one
+     * moves back to a size class). */
+    if (segment->kind == SEGMENT_HUGE && size >= REALLOC_SPAN_MIN_BYTES / 2 &&
+        fast_huge_resize(segment, p, size, who))
+        return p;
+    bool grows = size > usable;
+    void *q;
+    if (size > MEDIUM_BLOCK_MAX || (grows && size >= REALLOC_SPAN_MIN_BYTES)) {
+        /* Room to double: address space only, until the block grows into it. */
+        size_t reserve = grows && size <= PTRDIFF_MAX / 2 ? 2 * size : 0;
+        q = fast_huge_malloc_reserve(size, 0, false, reserve);
+    } else {
+        /* A block that grows is likely to grow again: leave room for the next growths, half
+         * its size (skipping three or four classes: fewer copies, fewer partly used pages). */
+        size_t request = size;
+        if (grows && usable >= 256) {
+            size_t roomy = usable + usable / 2;
+            if (roomy > size) request = roomy;
+        }
+        q = hk_engine_malloc(request);
     }
-    void *q = hk_engine_malloc(request);
     if (!q) return NULL;
     memcpy(q, p, size < usable ? size : usable);
     hk_engine_free(p, who);
