@@ -298,6 +298,7 @@ page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind);
 void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page);
 void fast_segment_release_extra(heap_t *heap, unsigned kind);
 void fast_segment_cache_flush(void);
+void fast_segment_cache_tick(uint32_t now);
 void fast_segment_purge_pages(heap_t *heap);
 void fast_segment_purge(heap_t *heap, bool force);
 void fast_segment_abandon_all(heap_t *heap);

@@ -267,6 +267,7 @@ static void heap_tick(heap_t *heap)
 {
     heap->now_ms = fast_now_ms();
     fast_huge_tick(heap->now_ms);
+    fast_segment_cache_tick(heap->now_ms);
     if ((int32_t)(heap->now_ms - heap->next_idle_check_ms) >= 0) {
         heap_retire_idle_current_pages(heap);
         heap->next_idle_check_ms = heap->now_ms + (fast_options.purge_delay_ms ? fast_options.purge_delay_ms : 1);
@@ -289,28 +290,59 @@ static void heap_tick(heap_t *heap)
  * not take over every abandoned segment. */
 #define ADOPT_PER_PAGE_SEARCH 4
 
-/* A page of the class with a free block, made the head of its queue: one of the heap's own, one
- * of its full pages that other threads freed into, one of a dead thread's (adopting its
- * segment), and only then a new page. */
+/* The first page of the class whose freed blocks can refill its free list, made the head:
+ * blocks in memory already touched go out before a page carves fresh space (which would touch
+ * new memory while freed blocks wait). Pages with neither freed blocks nor room go to the full
+ * queue on the way. */
+static page_t *heap_page_with_freed_blocks(heap_t *heap, unsigned size_class)
+{
+    page_queue_t *q = &heap->avail[size_class];
+    page_t *next;
+    for (page_t *page = q->head; page; page = next) {
+        next = page->next;
+        if (page->free || fast_page_reuse(page)) {
+            if (page != q->head) {
+                fast_queue_remove(q, page);
+                fast_queue_push_front(q, page);
+                avail_changed(heap, size_class);
+            }
+            return page;
+        }
+        if (page->capacity == page->reserved) {
+            avail_remove(heap, page);
+            if (!full_push(heap, page)) avail_push_back(heap, page); /* blocks arrived: later */
+        }
+    }
+    return NULL;
+}
+
+/* Abandoned segments a heap adopts at most while looking for a page of a class. */
+#define ADOPT_PER_PAGE_SEARCH 4
+
+/* A page of the class with a free block, made the head of its queue. Freed blocks first: the
+ * heap's own pages', then those other threads handed back for its full pages, then a dead
+ * thread's partly used pages (adopting its segment); fresh space only after that. */
 static page_t *heap_find_page(heap_t *heap, unsigned size_class)
 {
     page_queue_t *q = &heap->avail[size_class];
     unsigned kind =
         class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
-    for (int attempt = 0;; attempt++) {
-        page_t *page;
-        while ((page = q->head) != NULL) {
-            if (page->free || fast_page_refill(page)) return page;
-            avail_remove(heap, page);
-            if (!full_push(heap, page)) avail_push_back(heap, page); /* collected next round */
-        }
-        if (attempt == 0) {
-            fast_heap_drain_delayed(heap); /* may bring full pages of the class back */
-        } else if (attempt > ADOPT_PER_PAGE_SEARCH || !fast_segment_adopt(heap, kind)) {
-            break;
-        }
+    page_t *page = heap_page_with_freed_blocks(heap, size_class);
+    if (page) return page;
+    if (__atomic_load_n(&heap->delayed, __ATOMIC_RELAXED)) {
+        fast_heap_drain_delayed(heap); /* may bring full pages of the class back */
+        if ((page = heap_page_with_freed_blocks(heap, size_class)) != NULL) return page;
     }
-    page_t *page = fast_segment_page_alloc(heap, kind);
+    /* A heap without a segment of its own with room takes a dead thread's before a new one
+     * (its partly used pages first); one that has room carves there rather than gathering
+     * more segments, which short-lived threads would only abandon again. */
+    for (int adopted = 0; adopted < ADOPT_PER_PAGE_SEARCH && !heap->seg_avail[kind] &&
+                          fast_segment_adopt(heap, kind);
+         adopted++)
+        if ((page = heap_page_with_freed_blocks(heap, size_class)) != NULL) return page;
+    /* Only then fresh space: the head page's, if it has room left, or a new page. */
+    if ((page = q->head) != NULL && fast_page_refill(page)) return page;
+    page = fast_segment_page_alloc(heap, kind);
     if (!page) return NULL;
     fast_page_init(segment_of(page), page, size_class);
     heap->stats[STAT_pages_started]++;
@@ -406,9 +438,23 @@ static void remote_hand_over(segment_t *segment, page_t *page, block_t *head, bl
 
 static void batch_flush(heap_t *heap, struct remote_batch *batch)
 {
-    remote_hand_over(segment_of(batch->page), batch->page, batch->head, batch->tail);
-    heap->stats[STAT_remote_batches]++;
+    segment_t *segment = segment_of(batch->page);
     batch->page = NULL;
+    if (__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) == heap->tag) {
+        /* This heap adopted the segment since: its own frees now, not another's to collect. */
+        block_t *block = batch->head;
+        while (block) {
+            block_t *next = block->next;
+            page_t *page = page_of(segment, block);
+            block->next = page->local_free;
+            page->local_free = block;
+            if (--page->used == 0) fast_page_emptied(heap, page);
+            block = next;
+        }
+        return;
+    }
+    remote_hand_over(segment, page_of(segment, batch->head), batch->head, batch->tail);
+    heap->stats[STAT_remote_batches]++;
 }
 
 /* Hands over every batched remote free (slow paths, collection, thread exit). */

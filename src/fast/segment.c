@@ -20,11 +20,11 @@ static segment_t *abandoned[2];
 static segment_t *segment_cache;
 static unsigned segment_cache_count;
 
-/* Empty segments the cache keeps: each costs address space and the page or two its header
- * touched, nothing more (its pages are decommitted on the way in). */
+/* Empty segments the cache keeps. Their recently freed pages stay committed (the next thread
+ * to take one reuses them without faults, as short-lived threads do all the time) until the
+ * purge delay has passed, then the cache purges them like a heap would. */
 #define SEGMENT_CACHE_MAX 8
-/* Of those, how many may keep their free pages committed (bounds the memory the cache holds). */
-#define SEGMENT_CACHE_COMMITTED_MAX 2
+static uint32_t segment_cache_next_purge_ms; /* when a cached dirty page may be due */
 
 /* Bytes at a segment's start that describe it, for the largest page count. */
 #define SEGMENT_HEADER_MAX_BYTES (offsetof(segment_t, pages) + SMALL_PAGE_COUNT * sizeof(page_t))
@@ -106,18 +106,69 @@ static size_t page_bytes(const segment_t *segment)
     return (size_t)1 << segment->page_shift;
 }
 
-/* An empty segment from the cache for a heap that wants one of the given kind, its header zeroed
- * as a fresh mapping's would be. Pages it kept committed come back as dirty free pages of the
- * new owner (*dirty: mask, retired times kept), which purges them after the usual delay; a
- * segment of the other kind is decommitted first, since its page boundaries differ. */
+/* Returns pages [first, last] of a segment to the OS with one call; they read as zero after. */
+static void segment_decommit_pages(segment_t *segment, unsigned first, unsigned last)
+{
+    size_t os_page = sys_page_size();
+    size_t start = (size_t)first << segment->page_shift;
+    if (first == 0) {
+        /* Page 0 shares an OS page with the header: zero its part of it by hand, since the page
+         * is about to be marked as reading zero. */
+        start = hk_align_up_small(segment->header_size, os_page);
+        memset((uint8_t *)segment + segment->header_size, 0, start - segment->header_size);
+    }
+    size_t end = (size_t)(last + 1) << segment->page_shift;
+    if (end > start) sys_decommit((uint8_t *)segment + start, end - start);
+    for (unsigned i = first; i <= last; i++) {
+        segment->pages[i].mem_zero = 1;
+        segment->dirty_mask &= ~((uint64_t)1 << i);
+    }
+}
+
+/* Calls back for each run of the segment's dirty pages retired at least the purge delay ago
+ * (all of them when force); returns pages purged. */
+static unsigned segment_purge_due(segment_t *segment, uint32_t now, bool force, heap_t *heap)
+{
+    uint32_t delay = fast_options.purge_delay_ms;
+    unsigned purged = 0;
+    int run_first = -1;
+    for (unsigned i = 0; i <= segment->page_count; i++) {
+        bool due = i < segment->page_count && (segment->dirty_mask >> i & 1) &&
+                   (force || now - segment->retired_ms[i] >= delay);
+        if (due && run_first < 0) run_first = (int)i;
+        if (!due && run_first >= 0) {
+            segment_decommit_pages(segment, (unsigned)run_first, i - 1);
+            purged += i - (unsigned)run_first;
+            run_first = -1;
+        }
+    }
+    if (heap && purged) {
+        heap->dirty_pages -= purged;
+        heap->dirty_bytes -= (size_t)purged << segment->page_shift;
+        heap->stats[STAT_pages_purged] += purged;
+    }
+    return purged;
+}
+
+/* An empty segment from the cache for a heap that wants one of the given kind (one of that
+ * kind with committed pages first), its header zeroed as a fresh mapping's would be. Pages it
+ * kept committed come back as dirty free pages of the new owner (*dirty: mask, retired times
+ * kept), which purges them after the usual delay; a segment of the other kind is decommitted
+ * first, since its page boundaries differ. */
 static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
 {
     *dirty = 0;
     if (!__atomic_load_n(&segment_cache, __ATOMIC_RELAXED)) return NULL;
     hk_lock(&abandoned_lock);
-    segment_t *segment = segment_cache;
+    segment_t **link = &segment_cache;
+    for (segment_t **at = &segment_cache; *at; at = &(*at)->next)
+        if ((*at)->kind == kind && (*at)->dirty_mask) {
+            link = at;
+            break;
+        }
+    segment_t *segment = *link;
     if (segment) {
-        segment_cache = segment->next;
+        *link = segment->next;
         segment_cache_count--;
     }
     hk_unlock(&abandoned_lock);
@@ -137,27 +188,42 @@ static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
     return segment;
 }
 
-/* Keeps an empty segment (already off every heap list, cookie cleared) for reuse: false when
- * the cache is full. The first few keep their pages committed (the next short-lived thread
- * reuses them without faults, and purges them after the delay); the others are decommitted. */
+/* Keeps an empty segment (already off every heap list, cookie cleared) for reuse, its dirty
+ * pages still committed: false when the cache is full. */
 static bool segment_cache_put(segment_t *segment)
 {
-    unsigned count = __atomic_load_n(&segment_cache_count, __ATOMIC_RELAXED);
-    if (count >= SEGMENT_CACHE_MAX) return false;
-    if (segment->dirty_mask && count >= SEGMENT_CACHE_COMMITTED_MAX) {
-        size_t body = hk_align_up_small(SEGMENT_HEADER_MAX_BYTES, sys_page_size());
-        sys_decommit((uint8_t *)segment + body, SEGMENT_SIZE - body);
-        segment->dirty_mask = 0;
-    }
+    if (__atomic_load_n(&segment_cache_count, __ATOMIC_RELAXED) >= SEGMENT_CACHE_MAX) return false;
     hk_lock(&abandoned_lock);
     bool kept = segment_cache_count < SEGMENT_CACHE_MAX;
     if (kept) {
         segment->next = segment_cache;
         segment_cache = segment;
         segment_cache_count++;
+        if (segment->dirty_mask && (!segment_cache_next_purge_ms || segment_cache_count == 1))
+            segment_cache_next_purge_ms = fast_now_ms() + fast_options.purge_delay_ms;
     }
     hk_unlock(&abandoned_lock);
     return kept;
+}
+
+/* Purges the cached segments' dirty pages once their delay has passed (from the slow path's
+ * clock tick; cheap when nothing is due). */
+void fast_segment_cache_tick(uint32_t now)
+{
+    uint32_t due = __atomic_load_n(&segment_cache_next_purge_ms, __ATOMIC_RELAXED);
+    if (!due || (int32_t)(now - due) < 0) return;
+    if (!hk_trylock(&abandoned_lock)) return;
+    uint32_t next = 0;
+    for (segment_t *segment = segment_cache; segment; segment = segment->next) {
+        segment_purge_due(segment, now, false, NULL);
+        for (unsigned i = 0; i < segment->page_count; i++)
+            if (segment->dirty_mask >> i & 1) {
+                uint32_t at = segment->retired_ms[i] + fast_options.purge_delay_ms;
+                if (!next || (int32_t)(at - next) < 0) next = at ? at : 1;
+            }
+    }
+    __atomic_store_n(&segment_cache_next_purge_ms, next, __ATOMIC_RELAXED);
+    hk_unlock(&abandoned_lock);
 }
 
 /* Unmaps every cached segment (trim). */
@@ -278,41 +344,9 @@ void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page)
 
 /* ---- Purging ------------------------------------------------------------------------------- */
 
-/* Returns pages [first, last] of a segment to the OS with one call. */
-static void purge_run(heap_t *heap, segment_t *segment, unsigned first, unsigned last)
-{
-    size_t os_page = sys_page_size();
-    size_t start = (size_t)first << segment->page_shift;
-    if (first == 0) {
-        /* Page 0 shares an OS page with the header: zero its part of it by hand, since the page
-         * is about to be marked as reading zero. */
-        start = hk_align_up_small(segment->header_size, os_page);
-        memset((uint8_t *)segment + segment->header_size, 0, start - segment->header_size);
-    }
-    size_t end = (size_t)(last + 1) << segment->page_shift;
-    if (end > start) sys_decommit((uint8_t *)segment + start, end - start);
-    for (unsigned i = first; i <= last; i++) {
-        segment->pages[i].mem_zero = 1;
-        segment->dirty_mask &= ~((uint64_t)1 << i);
-        heap->dirty_pages--;
-        heap->dirty_bytes -= page_bytes(segment);
-        heap->stats[STAT_pages_purged]++;
-    }
-}
-
 static void segment_purge(heap_t *heap, segment_t *segment, bool force)
 {
-    uint32_t delay = fast_options.purge_delay_ms;
-    int run_first = -1;
-    for (unsigned i = 0; i <= segment->page_count; i++) {
-        bool due = i < segment->page_count && (segment->dirty_mask >> i & 1) &&
-                   (force || heap->now_ms - segment->retired_ms[i] >= delay);
-        if (due && run_first < 0) run_first = (int)i;
-        if (!due && run_first >= 0) {
-            purge_run(heap, segment, (unsigned)run_first, i - 1);
-            run_first = -1;
-        }
-    }
+    segment_purge_due(segment, heap->now_ms, force, heap);
 }
 
 /* Purges the heap's free pages whose delay has passed (all of them when force), and unmaps
