@@ -35,6 +35,28 @@ void hk_collect(bool force);
 /* Returns free memory to the OS now (like malloc_trim(0)); true when some was released. */
 bool hk_trim(void);
 
+/* ---- Heaps of your own ----------------------------------------------------------------------
+ * A heap a program creates, allocates from and then frees whole, like an arena or a pool: one
+ * reset or destroy frees every block in it at once, and its pages go back for reuse (destroy:
+ * back to the OS after the purge delay). Allocation from a heap is for one thread at a time
+ * (lock around it if several threads share one); any thread may free one of its blocks with
+ * free() until the heap is reset or destroyed. A block freed (or used) after that is a
+ * use-after-free; with HEAPKIT_CHECK=1 a destroyed heap's memory is unmapped at once, so such a
+ * free ends the program with a one-line report. The functions below follow the malloc family's
+ * rules: NULL and ENOMEM when memory runs out or a size overflows. */
+typedef struct hk_heap hk_heap_t;
+
+hk_heap_t *hk_heap_new(void);
+void *hk_heap_malloc(hk_heap_t *heap, size_t size);
+void *hk_heap_calloc(hk_heap_t *heap, size_t count, size_t size);
+/* realloc into the heap: p may be NULL (malloc), or a block of any heap (moved into this one
+ * when it does not fit in place); size 0 frees p and returns NULL. */
+void *hk_heap_realloc(hk_heap_t *heap, void *p, size_t size);
+/* Frees every block of the heap; it stays usable. */
+void hk_heap_reset(hk_heap_t *heap);
+/* Frees every block of the heap and the heap itself. */
+void hk_heap_destroy(hk_heap_t *heap);
+
 /* ---- Heap walks ----------------------------------------------------------------------------
  * Every heapkit engine can describe its memory as a tree, without allocating: segments (a
  * mapping or heap extent it owns), pages (runs of blocks of one size) and blocks. A walk calls

@@ -53,3 +53,13 @@ bench:
 	bash tools/deps.sh bench
 	$(MAKE) all bench-build
 	python3 bench/run.py --build '$(BUILD)'
+
+# Heaps of one's own against malloc/free: linked with libheapkit itself (not preloaded).
+BENCH_HEAPAPI := $(BENCH_OUT)/heapapi/request_arena
+$(BENCH_OUT)/heapapi/request_arena: bench/heapapi/request_arena.c bench/workloads/common.h \
+		$(BUILD_LIB)/libheapkit.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(BENCH_CFLAGS) $< -o $@ -L$(BUILD_LIB) -lheapkit \
+		-Wl,-rpath,$(abspath $(BUILD_LIB))
+
+bench-build: $(BENCH_HEAPAPI)

@@ -31,6 +31,12 @@ $(BUILD)/tests/test_fast_huge: $(BUILD)/tests-san/test_fast_huge.o $(call san,$(
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
+# A program's own heaps: the engine and the hk_* API linked directly.
+$(BUILD)/tests/test_fast_heaps: $(BUILD)/tests-san/test_fast_heaps.o $(call san,$(FAST_SRC)) \
+		$(call san,src/front/hk_api.c) $(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
 LIBS     += $(BUILD_LIB)/libheapkit.so $(BUILD_LIB)/libheapkit.a
 HEADERS  += include/heapkit.h
-TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge
+TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge $(BUILD)/tests/test_fast_heaps

@@ -19,4 +19,11 @@ bool fast_collect(bool force);
  * hk_warn and returns false. */
 bool fast_check(void);
 
+/* A program's own heaps (hk_heap_* in heapkit.h): struct heap is the engine's heap type. */
+struct heap;
+struct heap *fast_heap_create(void);
+void fast_heap_clear(struct heap *heap, bool destroy);
+void *fast_heap_malloc(struct heap *heap, size_t size, bool zero);
+void *fast_heap_realloc(struct heap *heap, void *p, size_t size);
+
 #endif

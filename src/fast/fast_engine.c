@@ -97,6 +97,40 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
     return q;
 }
 
+/* ---- A program's own heaps (hk_heap_*) ------------------------------------------------------ */
+
+/* A block from a program's own heap: its pages (the same fast path as malloc's, on the heap's
+ * own direct table) or, over 128 KiB, a huge span on the heap's list. */
+void *fast_heap_malloc(heap_t *heap, size_t size, bool zero)
+{
+    if (hk_likely(size <= DIRECT_MAX)) {
+        page_t *page = heap->direct[size];
+        if (hk_likely(page->free != NULL)) return page_pop(page, zero ? (size ? size : 1) : 0);
+    }
+    if (size > MEDIUM_BLOCK_MAX) return fast_huge_malloc_owned(size, 0, zero, 0, heap);
+    return fast_malloc_generic(size, heap, zero);
+}
+
+/* realloc within a program's own heap: in place when the block is the heap's and fits (or is a
+ * huge block of it that can grow in place), else a new block of the heap. */
+void *fast_heap_realloc(heap_t *heap, void *p, size_t size)
+{
+    segment_t *segment;
+    size_t usable = block_usable(p, "hk_heap_realloc", &segment);
+    bool huge = segment->kind == SEGMENT_HUGE;
+    bool ours = huge || (__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG) ==
+                            (uintptr_t)heap;
+    if (ours && size <= usable && (size >= usable / 2 || usable <= 64)) return p;
+    if (huge && size > MEDIUM_BLOCK_MAX && fast_huge_owned_by(segment, p, heap) &&
+        fast_huge_resize(segment, p, size, "hk_heap_realloc"))
+        return p;
+    void *q = fast_heap_malloc(heap, size, false);
+    if (!q) return NULL;
+    memcpy(q, p, size < usable ? size : usable);
+    hk_engine_free(p, "hk_heap_realloc");
+    return q;
+}
+
 void *hk_engine_aligned(size_t alignment, size_t size)
 {
     if (size > PTRDIFF_MAX) return NULL;

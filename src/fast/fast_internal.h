@@ -76,6 +76,12 @@ typedef struct block {
 
 typedef struct heap heap_t;
 
+/* A link of a circular doubly linked list (a program's own heap lists its huge blocks). */
+typedef struct huge_link {
+    struct huge_link *next;
+    struct huge_link *prev;
+} huge_link_t;
+
 /* One page: a run of equal-sized blocks of one class. Exactly 64 bytes so that the free path's
  * index-to-descriptor step is a shift. */
 typedef struct page {
@@ -176,12 +182,17 @@ struct heap {
     uint32_t empty_segments[2];        /* owned segments with no page in use */
     uint64_t idle_current[2];          /* classes whose current page was empty at the last
                                           idle check (a bit per class) */
+    uint64_t classes_used[2];          /* classes that had a page in a queue since the last
+                                          reset: loops over classes skip the others */
+    uint32_t direct_ready;             /* the direct table has been filled once */
     uint32_t next_idle_check_ms;       /* when current pages are next checked for idleness */
     uint32_t now_ms;                   /* coarse clock, refreshed in the slow path */
     uint32_t next_purge_ms;            /* when the next purge pass is due */
     uint32_t dirty_pages;              /* free pages waiting to be purged */
     size_t dirty_bytes;                /* their bytes */
-    uint32_t in_use;                   /* serving a live thread */
+    uint32_t in_use;                   /* serving a live thread, or a program's own heap */
+    uint32_t user;                     /* a program's own heap (hk_heap_new), no thread's */
+    huge_link_t huge_owned;            /* user heaps: their huge blocks (under the huge lock) */
     heap_t *pool_next;                 /* heap pool free list */
     heap_t *all_next;                  /* every heap ever made (for statistics) */
     uint64_t stats[FAST_HEAP_STAT_COUNT];
@@ -296,6 +307,7 @@ uint32_t fast_now_ms(void);
 segment_t *fast_segment_resolve(const void *p); /* registry lookup; NULL if not ours */
 page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind);
 void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page);
+void fast_segment_page_release(heap_t *heap, segment_t *segment, page_t *page); /* no purge */
 void fast_segment_release_extra(heap_t *heap, unsigned kind);
 void fast_segment_cache_flush(void);
 void fast_segment_cache_tick(uint32_t now);
@@ -319,6 +331,7 @@ void fast_heap_drain_pooled(void);                      /* heap.c */
 void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
 bool fast_page_refill(page_t *page); /* local/thread frees or fresh blocks into free */
 bool fast_page_reuse(page_t *page);  /* local/thread frees into free */
+void fast_page_free_all(page_t *page); /* every carved block free again */
 uint32_t fast_page_collect_thread_free(page_t *page);
 bool fast_page_mark_full(page_t *page); /* false: other threads freed into it meanwhile */
 void fast_page_unmark_full(page_t *page);
@@ -331,6 +344,23 @@ void fast_queue_push_front(page_queue_t *q, page_t *page);
 void fast_queue_push_back(page_queue_t *q, page_t *page);
 void fast_queue_remove(page_queue_t *q, page_t *page);
 void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page);
+
+/* The next class after c that had a page in one of the heap's queues since its reset, or
+ * CLASS_COUNT: for (c = heap_used_class_after(heap, 0); c < CLASS_COUNT; c = ...(heap, c)). */
+HK_INLINE unsigned heap_used_class_after(const heap_t *heap, unsigned c)
+{
+    for (unsigned word = (c + 1) / 64; word < 2; word++) {
+        uint64_t bits = heap->classes_used[word];
+        if (word == (c + 1) / 64) bits &= ~(uint64_t)0 << ((c + 1) % 64);
+        if (bits) return word * 64 + (unsigned)__builtin_ctzll(bits);
+    }
+    return CLASS_COUNT;
+}
+
+HK_INLINE void heap_class_used(heap_t *heap, unsigned c)
+{
+    heap->classes_used[c / 64] |= (uint64_t)1 << (c % 64);
+}
 bool fast_block_is_free(const page_t *page, const void *p);
 
 /* huge.c */
@@ -338,6 +368,10 @@ void *fast_huge_malloc(size_t size, size_t alignment, bool zero);
 void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve);
 bool fast_huge_resize(segment_t *segment, void *p, size_t size, const char *who);
 size_t fast_huge_usable(const segment_t *segment, const void *p, const char *who);
+void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t reserve,
+                             heap_t *owner);
+void fast_huge_free_owned(heap_t *owner); /* every huge block of a program's own heap */
+bool fast_huge_owned_by(const segment_t *segment, const void *p, heap_t *owner);
 bool fast_huge_check(void);
 void fast_huge_free(segment_t *segment, void *p, const char *who);
 bool fast_huge_trim(void);

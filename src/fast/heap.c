@@ -101,10 +101,19 @@ static heap_t *heap_pool_take(void)
 /* Resets a heap for a new thread; its statistics keep counting. */
 static void heap_reset(heap_t *heap)
 {
-    for (size_t i = 0; i < DIRECT_COUNT; i++)
-        heap->direct[i] = &fast_empty_page;
-    memset(heap->avail, 0, sizeof heap->avail);
-    memset(heap->full, 0, sizeof heap->full);
+    /* Only the classes it used since the last reset (a short-lived thread uses a few). */
+    if (!heap->direct_ready) {
+        for (size_t i = 0; i < DIRECT_COUNT; i++)
+            heap->direct[i] = &fast_empty_page;
+        heap->direct_ready = 1;
+    }
+    for (unsigned c = heap_used_class_after(heap, 0); c < CLASS_COUNT;
+         c = heap_used_class_after(heap, c)) {
+        fast_heap_set_direct(heap, c, &fast_empty_page);
+        heap->avail[c].head = heap->avail[c].tail = NULL;
+        heap->full[c].head = heap->full[c].tail = NULL;
+    }
+    heap->classes_used[0] = heap->classes_used[1] = 0;
     memset(heap->remote, 0, sizeof heap->remote);
     memset(heap->seg_avail, 0, sizeof heap->seg_avail);
     memset(heap->seg_full, 0, sizeof heap->seg_full);
@@ -121,7 +130,16 @@ static void heap_reset(heap_t *heap)
     heap->dirty_pages = 0;
     heap->dirty_bytes = 0;
     heap->idle_current[0] = heap->idle_current[1] = 0;
-    heap->next_idle_check_ms = heap->now_ms;
+    heap->next_idle_check_ms = heap->now_ms + fast_options.purge_delay_ms;
+}
+
+static void heap_register_locks(void)
+{
+    if (!__atomic_exchange_n(&locks_registered, true, __ATOMIC_ACQ_REL)) {
+        hk_lock_register(&heap_pool_lock);
+        fast_segment_register_locks();
+        fast_huge_register_locks();
+    }
 }
 
 heap_t *fast_heap_get(void)
@@ -140,11 +158,23 @@ heap_t *fast_heap_get(void)
     /* Both calls below may allocate (pthread_atfork's list, keys past the first 32); the heap
      * is in place by now, so that allocation simply uses it. */
     if (heap_key_ready) pthread_setspecific(heap_key, heap);
-    if (!__atomic_exchange_n(&locks_registered, true, __ATOMIC_ACQ_REL)) {
-        hk_lock_register(&heap_pool_lock);
-        fast_segment_register_locks();
-        fast_huge_register_locks();
-    }
+    heap_register_locks();
+    return heap;
+}
+
+/* A heap of the program's own (hk_heap_new): no thread's, used by one thread at a time. */
+heap_t *fast_heap_create(void)
+{
+    fast_options_init();
+    heap_t *heap = heap_pool_take();
+    if (!heap) return NULL;
+    heap_reset(heap);
+    heap->in_use = 1;
+    heap->user = 1;
+    heap->huge_owned.next = heap->huge_owned.prev = &heap->huge_owned;
+    (void)__atomic_exchange_n(&heap->delayed, NULL, __ATOMIC_ACQUIRE); /* a pooled heap's */
+    hk_stat_add(&fast_global_stats[STAT_heaps_created], 1);
+    heap_register_locks();
     return heap;
 }
 
@@ -161,6 +191,7 @@ static void avail_changed(heap_t *heap, unsigned size_class)
 static void avail_push_back(heap_t *heap, page_t *page)
 {
     page_queue_t *q = &heap->avail[page->size_class];
+    heap_class_used(heap, page->size_class);
     fast_queue_push_back(q, page);
     if (q->head == page) avail_changed(heap, page->size_class);
 }
@@ -181,6 +212,7 @@ static bool full_push(heap_t *heap, page_t *page)
     if (!fast_page_mark_full(page)) return false;
     page->in_full = 1;
     page->used = FULL_PAGE_USED;
+    heap_class_used(heap, page->size_class);
     fast_queue_push_back(&heap->full[page->size_class], page);
     return true;
 }
@@ -247,7 +279,8 @@ void fast_page_emptied(heap_t *heap, page_t *page)
  * committed. */
 static void heap_retire_idle_current_pages(heap_t *heap)
 {
-    for (unsigned c = 1; c < CLASS_COUNT; c++) {
+    for (unsigned c = heap_used_class_after(heap, 0); c < CLASS_COUNT;
+         c = heap_used_class_after(heap, c)) {
         page_t *page = heap->avail[c].head;
         uint64_t bit = (uint64_t)1 << (c % 64);
         uint64_t *idle = &heap->idle_current[c / 64];
@@ -347,6 +380,7 @@ static page_t *heap_find_page(heap_t *heap, unsigned size_class)
     fast_page_init(segment_of(page), page, size_class);
     heap->stats[STAT_pages_started]++;
     fast_page_refill(page);
+    heap_class_used(heap, size_class);
     fast_queue_push_front(q, page);
     avail_changed(heap, size_class);
     return page;
@@ -472,7 +506,11 @@ void fast_heap_flush_remote(heap_t *heap)
  * (whose double-free check must see every free block), hand each block over at once. */
 static void free_remote(heap_t *heap, segment_t *segment, page_t *page, block_t *block)
 {
-    if (heap == &fast_empty_heap || fast_options.check) {
+    heap_t *owner =
+        (heap_t *)(__atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) & ~OWNER_CHECK_TAG);
+    /* A program's own heap may be reset or destroyed right after this free returns: its blocks
+     * are never kept in a batch. */
+    if (heap == &fast_empty_heap || fast_options.check || (owner && owner->user)) {
         remote_hand_over(segment, page, block, block);
         if (heap == &fast_empty_heap)
             hk_stat_add(&fast_global_stats[STAT_heapless_frees], 1);
@@ -505,8 +543,9 @@ void fast_heap_drain_delayed(heap_t *heap)
         block_t *block = list;
         list = list->next;
         segment_t *segment = segment_of(block);
-        if (heap != fast_tls.heap ||
-            __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) != heap->tag) {
+        /* (A pooled heap's list is drained by another thread, for which these are not local.) */
+        bool running_here = heap == fast_tls.heap || heap->user;
+        if (!running_here || __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) != heap->tag) {
             fast_free_generic(block, "free");
             continue;
         }
@@ -564,7 +603,8 @@ static void heap_collect_pages(heap_t *heap, bool force)
     heap->now_ms = fast_now_ms();
     fast_heap_flush_remote(heap);
     fast_heap_drain_delayed(heap);
-    for (unsigned c = 1; c < CLASS_COUNT; c++) {
+    for (unsigned c = heap_used_class_after(heap, 0); c < CLASS_COUNT;
+         c = heap_used_class_after(heap, c)) {
         page_t *next;
         for (page_t *page = heap->full[c].head; page; page = next) {
             next = page->next;
@@ -605,7 +645,8 @@ static void heap_thread_exit(void *arg)
     heap_collect_pages(heap, true);
     /* Pages still in use stay where they are; the queues go with the heap. Full pages stop
      * asking for notice, so later frees land on the pages, where their adopter finds them. */
-    for (unsigned c = 1; c < CLASS_COUNT; c++)
+    for (unsigned c = heap_used_class_after(heap, 0); c < CLASS_COUNT;
+         c = heap_used_class_after(heap, c))
         for (page_t *page = heap->full[c].head; page; page = page->next)
             fast_page_unmark_full(page);
     fast_segment_abandon_all(heap);
@@ -625,6 +666,54 @@ static void heap_thread_exit(void *arg)
 }
 
 /* ---- Statistics and checks ------------------------------------------------------------------ */
+
+/* Frees every block of a program's own heap at once (hk_heap_reset, hk_heap_destroy): its huge
+ * blocks, then every page, whatever its blocks' state. Blocks others handed back for its full
+ * pages are simply dropped with the rest. reset keeps each page that served since the last
+ * reset, with its class and every carved block on its free list again (what freeing each block
+ * would cost, without the calls; the next request runs on the fast path), and retires pages
+ * that did not serve; destroy retires them all, lets the segments go and gives the heap back
+ * to the pool. */
+void fast_heap_clear(heap_t *heap, bool destroy)
+{
+    fast_huge_free_owned(heap);
+    (void)__atomic_exchange_n(&heap->delayed, NULL, __ATOMIC_ACQUIRE);
+    heap->idle_current[0] = heap->idle_current[1] = 0;
+    for (unsigned c = heap_used_class_after(heap, 0); c < CLASS_COUNT;
+         c = heap_used_class_after(heap, c)) {
+        page_t *avail = heap->avail[c].head, *full = heap->full[c].head;
+        heap->avail[c].head = heap->avail[c].tail = NULL;
+        heap->full[c].head = heap->full[c].tail = NULL;
+        for (int queue = 0; queue < 2; queue++) {
+            page_t *next;
+            for (page_t *page = queue ? full : avail; page; page = next) {
+                next = page->next;
+                page->next = page->prev = NULL;
+                __atomic_store_n(&page->thread_free, 0, __ATOMIC_RELAXED);
+                if (destroy || page->used == 0) { /* (a page reset and unused since: idle) */
+                    page_retire(heap, page);
+                    continue;
+                }
+                fast_page_free_all(page);
+                fast_queue_push_back(&heap->avail[c], page);
+            }
+        }
+        fast_heap_set_direct(heap, c, heap->avail[c].head ? heap->avail[c].head : &fast_empty_page);
+    }
+    if (!destroy) {
+        fast_segment_release_extra(heap, SEGMENT_SMALL);
+        fast_segment_release_extra(heap, SEGMENT_MEDIUM);
+        return;
+    }
+    fast_segment_purge(heap, true); /* every segment is empty: all of them go */
+    heap_reset(heap);
+    heap->in_use = 0;
+    heap->user = 0;
+    hk_lock(&heap_pool_lock);
+    heap->pool_next = heap_pool;
+    heap_pool = heap;
+    hk_unlock(&heap_pool_lock);
+}
 
 /* Frees the blocks handed over to heaps in the pool (after their thread exited) that no new
  * thread has drained yet (trim). */

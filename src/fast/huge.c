@@ -57,8 +57,13 @@ typedef struct huge_span {
     size_t committed;           /* bytes from the header that may be committed; past them the
                                    span reads as zero */
     size_t usable;              /* in use: bytes usable from the block; 0 when free */
-    struct huge_span *next;     /* free: the free list */
-    struct huge_span *prev;
+    union {
+        struct {
+            struct huge_span *next; /* free: the free list */
+            struct huge_span *prev;
+        };
+        huge_link_t owned; /* in use by a program's own heap: its list (else both NULL) */
+    };
     uint32_t freed_ms;          /* free: when it became free */
     uint32_t resident;          /* free: pages thought resident (at most the committed prefix's),
                                    RESIDENT_MEASURED once counted with mincore */
@@ -470,12 +475,20 @@ static huge_span_t *span_carve(segment_t *region, huge_span_t *span, size_t size
 
 void *fast_huge_malloc(size_t size, size_t alignment, bool zero)
 {
-    return fast_huge_malloc_reserve(size, alignment, zero, 0);
+    return fast_huge_malloc_owned(size, alignment, zero, 0, NULL);
 }
 
 /* Like fast_huge_malloc, with room for the block to grow to reserve bytes in place when the
  * free span it comes from has it (address space only until touched). */
 void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve)
+{
+    return fast_huge_malloc_owned(size, alignment, zero, reserve, NULL);
+}
+
+/* The same, for a program's own heap when owner is not NULL: the block joins the heap's list,
+ * so that resetting or destroying the heap frees it. */
+void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t reserve,
+                             heap_t *owner)
 {
     if (size > PTRDIFF_MAX) return NULL;
     if (alignment < 16) alignment = 16;
@@ -502,6 +515,12 @@ void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t 
     span->usable = need - HUGE_SPAN_BYTES;
     size_t warm = span->committed;
     if (span->committed < need) span->committed = need;
+    if (owner) {
+        span->owned.next = owner->huge_owned.next;
+        span->owned.prev = &owner->huge_owned;
+        owner->huge_owned.next->prev = &span->owned;
+        owner->huge_owned.next = &span->owned;
+    }
     huge_maintain(now, false);
     hk_unlock(&huge_lock);
 
@@ -528,19 +547,40 @@ static huge_span_t *span_checked(const segment_t *region, const void *p, const c
     return span;
 }
 
+/* Whether the huge block p (in use) belongs to the program's own heap owner. */
+bool fast_huge_owned_by(const segment_t *region, const void *p, heap_t *owner)
+{
+    bool was_free;
+    huge_span_t *span = span_of_block(region, p, &was_free);
+    if (!span) return false;
+    hk_lock(&huge_lock);
+    bool owned = false;
+    for (huge_link_t *l = owner->huge_owned.next; l && l != &owner->huge_owned; l = l->next)
+        if (l == &span->owned) {
+            owned = true;
+            break;
+        }
+    hk_unlock(&huge_lock);
+    return owned;
+}
+
 size_t fast_huge_usable(const segment_t *region, const void *p, const char *who)
 {
     return span_checked(region, p, who)->usable;
 }
 
-void fast_huge_free(segment_t *region, void *p, const char *who)
+/* Frees a span in use (huge_lock held): off its owner's list, merged with free neighbours, onto
+ * the free list. */
+static void huge_free_locked(segment_t *region, huge_span_t *span, uint32_t now)
 {
-    uint32_t now = fast_now_ms();
-    hk_lock(&huge_lock);
-    huge_span_t *span = span_checked(region, p, who);
     hk_stat_add(&fast_global_stats[STAT_huge_frees], 1);
     hk_stat_sub(&fast_global_stats[STAT_huge_blocks_in_use], 1);
     hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    if (span->owned.next) {
+        span->owned.prev->next = span->owned.next;
+        span->owned.next->prev = span->owned.prev;
+    }
+    span->next = span->prev = NULL;
     set_resident(span, pages_in(span->committed), false); /* as if every page was touched */
     huge_span_t *above = span_above(region, span);
     if (span_is_free(above)) {
@@ -554,6 +594,27 @@ void fast_huge_free(segment_t *region, void *p, const char *who)
         span = below;
     }
     free_list_add(span, now);
+}
+
+void fast_huge_free(segment_t *region, void *p, const char *who)
+{
+    uint32_t now = fast_now_ms();
+    hk_lock(&huge_lock);
+    huge_free_locked(region, span_checked(region, p, who), now);
+    huge_maintain(now, false);
+    hk_unlock(&huge_lock);
+}
+
+void fast_huge_free_owned(heap_t *owner)
+{
+    if (!owner->huge_owned.next) return;
+    uint32_t now = fast_now_ms();
+    hk_lock(&huge_lock);
+    while (owner->huge_owned.next != &owner->huge_owned) {
+        huge_span_t *span = (huge_span_t *)((uint8_t *)owner->huge_owned.next -
+                                            offsetof(huge_span_t, owned));
+        huge_free_locked(fast_segment_resolve(span), span, now);
+    }
     huge_maintain(now, false);
     hk_unlock(&huge_lock);
 }

@@ -283,7 +283,9 @@ static void segment_unmap(heap_t *heap, segment_t *segment)
     segment->cookie = 0; /* frees into it are invalid from now on, cached or not */
     fast_registry_mark(segment, REGISTRY_LOOSE);
     hk_stat_sub(&fast_global_stats[STAT_segment_bytes], SEGMENT_SIZE);
-    if (segment_cache_put(segment)) return;
+    /* Checked mode unmaps at once: a late free into the segment (a destroyed heap's, say) then
+     * finds nothing there and is reported. */
+    if (!fast_options.check && segment_cache_put(segment)) return;
     fast_registry_mark(segment, REGISTRY_NONE);
     sys_unmap(segment, SEGMENT_SIZE);
     hk_stat_add(&fast_global_stats[STAT_segments_unmapped], 1);
@@ -321,6 +323,13 @@ page_t *fast_segment_page_alloc(heap_t *heap, unsigned kind)
  * until the purge delay has passed, so a page freed and wanted again soon costs nothing. */
 void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page)
 {
+    fast_segment_page_release(heap, segment, page);
+    if (fast_options.purge_delay_ms == 0) fast_segment_purge(heap, false);
+}
+
+/* The same without purging, for a caller that walks the segment (fast_heap_clear). */
+void fast_segment_page_release(heap_t *heap, segment_t *segment, page_t *page)
+{
     unsigned index = (unsigned)(page - segment->pages);
     uint64_t bit = (uint64_t)1 << index;
     if (!segment->free_mask) {
@@ -339,7 +348,6 @@ void fast_segment_page_free(heap_t *heap, segment_t *segment, page_t *page)
     if (--segment->used_pages == 0) heap->empty_segments[segment->kind]++;
     heap->stats[STAT_pages_retired]++;
     hk_stat_sub(&fast_global_stats[STAT_page_bytes_in_use], page_bytes(segment));
-    if (fast_options.purge_delay_ms == 0) fast_segment_purge(heap, false);
 }
 
 /* ---- Purging ------------------------------------------------------------------------------- */
@@ -427,10 +435,9 @@ static void adopt_pages(heap_t *heap, segment_t *segment)
     heap->dirty_bytes += (size_t)__builtin_popcountll(segment->dirty_mask) << segment->page_shift;
     if (segment->used_pages == 0) heap->empty_segments[segment->kind]++;
     hk_stat_add(&fast_global_stats[STAT_segments_adopted], 1);
-    for (unsigned i = 0; i < segment->page_count; i++) {
-        page_t *page = &segment->pages[i];
-        if (page->size_class != 0) fast_heap_adopt_page(heap, page);
-    }
+    uint64_t all = segment->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << segment->page_count) - 1;
+    for (uint64_t in_use = all & ~segment->free_mask; in_use; in_use &= in_use - 1)
+        fast_heap_adopt_page(heap, &segment->pages[__builtin_ctzll(in_use)]);
     fast_segment_release_extra(heap, segment->kind);
 }
 
