@@ -2,7 +2,7 @@
 # suites: the engine linked directly under ASan+UBSan, the library as the process's malloc,
 # (real programs run with the library preloaded are in the cross-engine suites, mk/override.mk).
 BUDDY_SRC := $(wildcard src/buddy/*.c)
-BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c
+BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c src/front/heap_dump.c
 BUDDY_LIB := $(BUILD_LIB)/libheapkit-buddy.so
 
 # LTO lets malloc/free inline the engine's fast path across files (plain objects under clang,
