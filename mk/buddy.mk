@@ -46,3 +46,11 @@ $(BUILD)/examples/buddy_workload: tests/buddy_workload.c
 	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $< -lpthread
 
 EXAMPLES += $(BUILD)/examples/buddy_workload
+
+# The heap walk: its totals against the statistics, the heap map as JSON (runs python3).
+$(BUILD)/tests/test_buddy_walk: $(BUILD)/tests-san/test_buddy_walk.o $(call san,$(BUDDY_SRC)) \
+		$(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+TESTS += $(BUILD)/tests/test_buddy_walk
