@@ -20,3 +20,17 @@ $(BUILD_BIN)/heapkit: $(CLI_OBJ) src/cli/libdir.c include/heapkit.h
 	$(call cli_link,$@,../lib)
 
 BINS += $(BUILD_BIN)/heapkit
+
+# The command's suite: it runs build/bin/heapkit (and headless Chromium on a report).
+$(BUILD)/tests/test_cli.o: TEST_CFLAGS += -DHK_BUILD_DIR='"$(abspath $(BUILD))"' \
+	-DHK_SOURCE_DIR='"$(CURDIR)"'
+$(BUILD)/tests/test_cli.o: mk/cli.mk
+$(BUILD)/tests/test_cli: $(BUILD)/tests/test_cli.o | $(LIBS) $(BINS) $(BUILD)/tests/helper_fork_exec
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/helper_fork_exec: tests/helper_fork_exec.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O1 -o $@ $<
+
+TESTS += $(BUILD)/tests/test_cli

@@ -2,7 +2,7 @@
  *
  *   heapkit run [options] [--] PROGRAM [ARGS...]   run.c
  *   heapkit report DUMP... -o FILE.html            report.c
- *   heapkit stats [FILE]                           stats.c
+ *   heapkit stats [FILE...]                        stats.c
  *   heapkit lib [fast|buddy]                       library lookup, here
  *   heapkit version | help
  *
@@ -23,7 +23,7 @@ static const char usage_text[] =
     "                                        heapkit malloc preloaded (heapkit run --help)\n"
     "  report DUMP... -o FILE.html           one HTML page from the dumps of a run: heap map,\n"
     "                                        size classes, memory over time, allocation sites\n"
-    "  stats [FILE]                          print JSON statistics (or a dump's) as a table\n"
+    "  stats [FILE...]                       print JSON statistics (or dumps') as tables\n"
     "  lib [fast|buddy]                      print the path of a library (for LD_PRELOAD)\n"
     "  version                               print heapkit's version\n"
     "  help                                  print this summary\n"

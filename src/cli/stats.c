@@ -6,10 +6,10 @@
 #include "json.h"
 
 static const char stats_usage[] =
-    "usage: heapkit stats [FILE]\n"
+    "usage: heapkit stats [FILE...]\n"
     "Prints JSON statistics as tables: the objects heapkit run --json (HEAPKIT_STATS_JSON=1)\n"
     "writes, one per process, or the dumps of heapkit run --dump-dir. Reads standard input\n"
-    "when FILE is missing or '-'.\n"
+    "when no FILE is given, or for '-'.\n"
     "  --help  print this summary\n";
 
 static bool ends_with(const char *text, const char *suffix)
@@ -65,9 +65,41 @@ static void print_object(const json_value_t *object)
     print_members(stats, 2);
 }
 
+/* Prints every statistics object of one file; false when it is not JSON. */
+static bool print_file(const char *path, int *objects)
+{
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!in) {
+        cli_error("cannot open %s", path);
+        return false;
+    }
+    const char *name = in == stdin ? "standard input" : path;
+    json_reader_t *reader = json_reader_open(in);
+    bool ok = reader != NULL;
+    for (json_event_t e; ok && (e = json_next(reader)) != JSON_END;) {
+        /* A dump's map and series can be large and are not statistics: skipped unread. */
+        static const char *const skip[] = {"map", "series", NULL};
+        json_value_t *v = e == JSON_OBJECT_BEGIN ? json_read_object_skipping(reader, skip)
+                                                 : json_read_value(reader, e);
+        if (!v) {
+            cli_error("%s: %s", name, json_error(reader));
+            ok = false;
+            break;
+        }
+        if (v->kind == JV_OBJECT) {
+            if ((*objects)++) putchar('\n');
+            print_object(v);
+        }
+        json_free(v);
+    }
+    json_reader_close(reader);
+    if (in != stdin) fclose(in);
+    return ok;
+}
+
 int cli_stats(int argc, char **argv)
 {
-    const char *path = NULL;
+    int files = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(stats_usage, stdout);
@@ -78,40 +110,15 @@ int cli_stats(int argc, char **argv)
             fputs(stats_usage, stderr);
             return EXIT_USAGE;
         }
-        if (path) {
-            cli_error("stats takes one file");
-            return EXIT_USAGE;
-        }
-        path = argv[i];
+        files++;
     }
-    FILE *in = !path || strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!in) {
-        cli_error("cannot open %s", path);
-        return 1;
-    }
-    json_reader_t *reader = json_reader_open(in);
     int status = 0, objects = 0;
-    for (json_event_t e; reader && (e = json_next(reader)) != JSON_END;) {
-        /* A dump's map and series can be large and are not statistics: skipped unread. */
-        static const char *const skip[] = {"map", "series", NULL};
-        json_value_t *v = e == JSON_OBJECT_BEGIN ? json_read_object_skipping(reader, skip)
-                                                 : json_read_value(reader, e);
-        if (!v) {
-            cli_error("%s: %s", path ? path : "stdin", json_error(reader));
-            status = 1;
-            break;
-        }
-        if (v->kind == JV_OBJECT) {
-            if (objects++) putchar('\n');
-            print_object(v);
-        }
-        json_free(v);
-    }
+    if (files == 0 && !print_file("-", &objects)) status = 1;
+    for (int i = 0; i < argc; i++)
+        if (!print_file(argv[i], &objects)) status = 1;
     if (status == 0 && objects == 0) {
-        cli_error("%s holds no statistics", path ? path : "stdin");
+        cli_error("no statistics found");
         status = 1;
     }
-    json_reader_close(reader);
-    if (in != stdin) fclose(in);
     return status;
 }
