@@ -8,7 +8,8 @@
  * the colour of the state holding most of its bytes, paler when little of it is covered;
  * neighbouring cells that look the same become one rectangle, whose <title> (the hover text)
  * gives its addresses, the bytes of each state, its blocks and the class and size of the
- * largest. A segment's cells are freed once it is drawn; only the SVG text is kept. */
+ * largest. Segments of one or two items (large blocks, cached mappings) are tiles instead,
+ * packed in rows. A segment's cells are freed once it is drawn; only the SVG text is kept. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@
 #define CELL_HEIGHT         9
 #define MAP_WIDTH           (MAP_COLUMNS * CELL_WIDTH)
 #define CELL_MIN_BYTES      16.0
-#define SEGMENTS_DRAWN_MAX  300
+#define SEGMENTS_DRAWN_MAX  2000
 #define HISTOGRAM_ROWS_MAX  64
 
 const char *const state_names[STATE_COUNT] = {"used", "free", "purged", "cached"};
@@ -54,6 +55,9 @@ struct map_builder {
     map_item_t page; /* the open page, whose children decide whether it counts itself */
     bool page_open, page_has_children;
     uint64_t items, segments_drawn, segments_hidden, hidden_bytes;
+    strbuf_t tiles;               /* small segments waiting to be placed as one group */
+    unsigned tile_x, tile_y;      /* where the next tile goes, relative to the group */
+    uint64_t tile_count, tile_bytes;
     double state_bytes[STATE_COUNT];
     histogram_row_t *rows;
     size_t row_count, row_cap;
@@ -73,6 +77,7 @@ void map_builder_free(map_builder_t *map)
 {
     if (!map) return;
     sb_free(&map->svg);
+    sb_free(&map->tiles);
     free(map->cells);
     free(map->rows);
     free(map);
@@ -86,6 +91,15 @@ uint64_t map_items(const map_builder_t *map)
 uint64_t map_state_bytes(const map_builder_t *map, unsigned state)
 {
     return (uint64_t)map->state_bytes[state];
+}
+
+/* Square root by Newton's method (enough for pixel widths; keeps the command off libm). */
+static double sqrt_approx(double x)
+{
+    if (x <= 0) return 0;
+    double r = x > 1 ? x / 2 : 1;
+    for (int i = 0; i < 40; i++) r = (r + x / r) / 2;
+    return r;
 }
 
 /* ---- Cells -------------------------------------------------------------------------------- */
@@ -245,6 +259,78 @@ static void draw_segment(map_builder_t *map)
     map->height = y + (unsigned)rows * CELL_HEIGHT + 8;
 }
 
+/* ---- Small segments as tiles -------------------------------------------------------------- */
+
+/* Segments of one or two items (a large block, a cached mapping) say nothing a band would say
+ * better: runs of them are drawn as tiles packed in rows, as wide as the square root of their
+ * size (4 KiB: 14 pixels, 1 MiB: 224), each with its own hover text. */
+#define TILE_HEIGHT 14
+#define TILE_GAP    3
+
+static bool is_tile(const map_builder_t *map)
+{
+    return map->segment_leaves <= 2 && map->segment.size <= 64u * 1024 * 1024;
+}
+
+static void add_tile(map_builder_t *map)
+{
+    const map_item_t *s = &map->segment;
+    double bytes[STATE_COUNT] = {0};
+    const cell_t *top = NULL;
+    for (size_t c = 0; c < map->cell_count; c++) {
+        for (int st = 0; st < STATE_COUNT; st++) bytes[st] += map->cells[c].bytes[st];
+        if (map->cells[c].top_size && (!top || map->cells[c].top_size > top->top_size))
+            top = &map->cells[c];
+    }
+    int state = 0;
+    for (int st = 1; st < STATE_COUNT; st++)
+        if (bytes[st] > bytes[state]) state = st;
+    double width = 14 * sqrt_approx((double)s->size / 4096);
+    if (width < 10) width = 10;
+    if (width > MAP_WIDTH / 2) width = MAP_WIDTH / 2;
+    if (map->tile_x > 0 && map->tile_x + width > MAP_WIDTH) {
+        map->tile_x = 0;
+        map->tile_y += TILE_HEIGHT + TILE_GAP;
+    }
+    char size[24];
+    cli_human_bytes((double)s->size, size, sizeof size);
+    sb_printf(&map->tiles,
+              "<rect x=\"%u\" y=\"%u\" width=\"%.0f\" height=\"%d\" fill=\"%s\" rx=\"2\">"
+              "<title>",
+              map->tile_x, map->tile_y, width, TILE_HEIGHT, state_colors[state]);
+    sb_escape(&map->tiles, map->segment_label);
+    sb_printf(&map->tiles, " at 0x%llx\n%s %s", (unsigned long long)s->address, size,
+              state_names[state]);
+    if (top && top->top_usable)
+        sb_printf(&map->tiles, "\nblock of %llu usable bytes%s",
+                  (unsigned long long)top->top_usable, top->top_class ? "" : " (no class)");
+    sb_printf(&map->tiles, "</title></rect>\n");
+    map->tile_x += (unsigned)width + TILE_GAP;
+    map->tile_count++;
+    map->tile_bytes += s->size;
+}
+
+/* Places the waiting tiles under a caption line. */
+static void flush_tiles(map_builder_t *map)
+{
+    if (map->tile_count == 0) return;
+    char bytes[24];
+    cli_human_bytes((double)map->tile_bytes, bytes, sizeof bytes);
+    unsigned y = map->height;
+    sb_printf(&map->svg,
+              "<text x=\"0\" y=\"%u\" class=\"seg\">%llu mapping%s of their own \u00b7 %s "
+              "\u00b7 one tile each, its width the square root of its size</text>\n"
+              "<g transform=\"translate(0,%u)\">\n",
+              y + 11, (unsigned long long)map->tile_count, map->tile_count == 1 ? "" : "s", bytes,
+              y + 15);
+    sb_put(&map->svg, map->tiles.data, map->tiles.len);
+    sb_printf(&map->svg, "</g>\n");
+    map->height = y + 15 + map->tile_y + TILE_HEIGHT + 10;
+    map->tiles.len = 0;
+    map->tile_x = map->tile_y = 0;
+    map->tile_count = map->tile_bytes = 0;
+}
+
 /* ---- Items -------------------------------------------------------------------------------- */
 
 static void close_page(map_builder_t *map)
@@ -259,7 +345,12 @@ static void close_segment(map_builder_t *map)
     if (!map->segment_open) return;
     if (!map->segment_has_children) add_leaf(map, &map->segment);
     if (map->segment_drawn) {
-        draw_segment(map);
+        if (is_tile(map)) {
+            add_tile(map);
+        } else {
+            flush_tiles(map);
+            draw_segment(map);
+        }
         map->segments_drawn++;
     }
     free(map->cells);
@@ -355,6 +446,7 @@ void map_add(map_builder_t *map, const map_item_t *item)
 void map_finish(map_builder_t *map)
 {
     close_segment(map);
+    flush_tiles(map);
 }
 
 /* ---- Output ------------------------------------------------------------------------------- */
