@@ -44,7 +44,13 @@ static void series_append(uint64_t live_bytes, uint64_t mapped_bytes)
     };
 }
 
-/* A forked child inherits the lock's state; registered, fork hands it over unlocked. */
+void hk_series_register_lock(void)
+{
+    hk_lock_register(&series_lock);
+}
+
+/* A forked child inherits the lock's state; registered, fork hands it over unlocked. Callers
+ * hold no other lock, so they may register it here too. */
 static void series_lock_enter(void)
 {
     hk_lock_register(&series_lock);
@@ -53,8 +59,8 @@ static void series_lock_enter(void)
 
 void hk_series_note(uint64_t live_bytes, uint64_t mapped_bytes)
 {
-    hk_lock_register(&series_lock);
-    /* Engines note while holding their own locks: never wait here. */
+    /* Engines note while holding their own locks: never wait here, and never register here
+     * (see hk_series_register_lock). */
     if (!hk_trylock(&series_lock)) return;
     if (++series.skipped >= series.stride || !series.started) {
         series.skipped = 0;

@@ -26,7 +26,13 @@ typedef struct {
     uint64_t mapped_bytes; /* bytes the engine holds from the kernel */
 } hk_series_point_t;
 
-/* A point, subject to the decimation above; dropped when another thread is noting. */
+/* Puts the series' lock in the fork registry (core/lock.h), so a child never inherits it
+ * locked. An engine calls it once where it registers its own locks, after them and never
+ * while holding one (registering waits for a fork in progress, which may wait for that lock). */
+void hk_series_register_lock(void);
+
+/* A point, subject to the decimation above; dropped when another thread is noting. Never
+ * waits: engines call it holding their own locks. */
 void hk_series_note(uint64_t live_bytes, uint64_t mapped_bytes);
 
 /* A point whatever the decimation (waits for the lock): the last one at exit or at a dump. */
