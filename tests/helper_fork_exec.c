@@ -14,7 +14,8 @@ static void allocate_some(void)
         keep[i] = malloc((size_t)(i * 37 % 3000) + 1);
         memset(keep[i], i, 1);
     }
-    for (int i = 0; i < 64; i += 3) free(keep[i]);
+    for (int i = 0; i < 64; i += 3)
+        free(keep[i]);
 }
 
 int main(int argc, char **argv)
@@ -28,7 +29,6 @@ int main(int argc, char **argv)
         _exit(127);
     }
     int status;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return 2;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 2;
     return 0;
 }

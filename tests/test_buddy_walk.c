@@ -19,13 +19,13 @@
 
 typedef struct {
     uint64_t used_blocks[BUDDY_ORDERS], free_blocks[BUDDY_ORDERS];
-    uint64_t used_bytes, free_bytes;           /* buddy blocks */
-    uint64_t large, large_bytes;               /* large mappings in use */
-    uint64_t cached, cached_bytes;             /* cached large mappings */
-    uint64_t pooled, pooled_resident;          /* pages in the heap's pool */
-    uint64_t chunks;                           /* chunk segments */
-    uint64_t items;                            /* everything visited */
-    hk_block_info_t segment, page;             /* the current parents */
+    uint64_t used_bytes, free_bytes;  /* buddy blocks */
+    uint64_t large, large_bytes;      /* large mappings in use */
+    uint64_t cached, cached_bytes;    /* cached large mappings */
+    uint64_t pooled, pooled_resident; /* pages in the heap's pool */
+    uint64_t chunks;                  /* chunk segments */
+    uint64_t items;                   /* everything visited */
+    hk_block_info_t segment, page;    /* the current parents */
     bool nesting_broken;
 } tally_t;
 
@@ -191,11 +191,13 @@ static bool stop_after_three(const hk_block_info_t *info, void *arg)
 Test(walk, a_visitor_that_returns_false_stops_the_walk)
 {
     void *p[20];
-    for (int i = 0; i < 20; i++) p[i] = hk_engine_malloc(64);
+    for (int i = 0; i < 20; i++)
+        p[i] = hk_engine_malloc(64);
     int seen = 0;
     cr_expect(!hk_engine_walk(stop_after_three, &seen, HK_LEVEL_BLOCK));
     cr_expect_eq(seen, 3);
-    for (int i = 0; i < 20; i++) hk_engine_free(p[i], "free");
+    for (int i = 0; i < 20; i++)
+        hk_engine_free(p[i], "free");
     /* The locks were given back: the engine still works. */
     hk_engine_free(hk_engine_malloc(64), "free");
 }
@@ -255,12 +257,14 @@ Test(series, allocating_notes_points_of_live_and_mapped_bytes)
 {
     hk_series_reset();
     void *p[400];
-    for (int i = 0; i < 400; i++) p[i] = hk_engine_malloc(1000); /* 400 KiB in 1 KiB orders */
+    for (int i = 0; i < 400; i++)
+        p[i] = hk_engine_malloc(1000); /* 400 KiB in 1 KiB orders */
     hk_series_point_t points[16];
     size_t n = hk_series_points(points, 16);
     cr_expect_geq(n, 3, "a note per 64 KiB");
     cr_expect_leq(points[0].live_bytes, points[n < 16 ? n - 1 : 15].live_bytes);
     for (size_t i = 0; i < n && i < 16; i++)
         cr_expect_geq(points[i].mapped_bytes, points[i].live_bytes);
-    for (int i = 0; i < 400; i++) hk_engine_free(p[i], "free");
+    for (int i = 0; i < 400; i++)
+        hk_engine_free(p[i], "free");
 }

@@ -241,7 +241,8 @@ static char *read_file(const char *path)
 static int count(const char *text, const char *needle)
 {
     int n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p++) n++;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
     return n;
 }
 
@@ -287,7 +288,8 @@ Test(report, profiles_beside_the_dumps_become_flame_graphs)
     char names[8][64];
     cr_assert_eq(dumps_in(dir, names, 8), 2);
     long pids[2];
-    for (int i = 0; i < 2; i++) sscanf(names[i], "heapkit.%ld", &pids[i]);
+    for (int i = 0; i < 2; i++)
+        sscanf(names[i], "heapkit.%ld", &pids[i]);
     char path[256];
     snprintf(path, sizeof path, "%s/heapkit.%ld.folded", dir, pids[0]);
     FILE *f = fopen(path, "w");
@@ -341,8 +343,7 @@ Test(report, a_large_dump_is_read_as_a_stream)
     fclose(f);
     child_result_t *r = run(HEAPKIT " report '%s' -o '%s/page.html'", path, dir);
     cr_assert_eq(child_exit_code(r), 0, "%s", r->err);
-    cr_expect_not_null(strstr(r->err, "report: reading"), "progress for a large input: %s",
-                       r->err);
+    cr_expect_not_null(strstr(r->err, "report: reading"), "progress for a large input: %s", r->err);
     free(r);
     struct rusage usage;
     getrusage(RUSAGE_CHILDREN, &usage);
@@ -361,9 +362,10 @@ Test(report, malformed_dumps_are_reported_and_fail)
 {
     char dir[64];
     make_temp_dir(dir, sizeof dir);
-    child_result_t *r = run("printf '{\"heapkit_dump\": 1, \"pid\": 3, ' > '%s/heapkit.3.json' && " HEAPKIT
-                            " report '%s/heapkit.3.json' -o '%s/page.html'",
-                            dir, dir, dir);
+    child_result_t *r =
+        run("printf '{\"heapkit_dump\": 1, \"pid\": 3, ' > '%s/heapkit.3.json' && " HEAPKIT
+            " report '%s/heapkit.3.json' -o '%s/page.html'",
+            dir, dir, dir);
     cr_expect_eq(child_exit_code(r), 1);
     cr_expect_not_null(strstr(r->err, "is not a heapkit dump"), "%s", r->err);
     free(r);
@@ -380,7 +382,7 @@ Test(stats, json_statistics_print_as_tables)
     char dir[64];
     make_temp_dir(dir, sizeof dir);
     child_result_t *r = run(HEAPKIT " run --engine buddy --json --stats-file '%s/s.json' -- " HELPER
-                            " && " HEAPKIT " stats '%s/s.json'",
+                                    " && " HEAPKIT " stats '%s/s.json'",
                             dir, dir);
     cr_expect_eq(child_exit_code(r), 0, "%s", r->err);
     cr_expect_eq(count(r->out, "heapkit-buddy statistics"), 2, "%s", r->out);

@@ -22,21 +22,33 @@ static unsigned visited;
 static bool fake_walk(hk_block_visitor_t visitor, void *arg, int max_level)
 {
     for (unsigned s = 0; s < 2; s++) {
-        hk_block_info_t seg = {.level = HK_LEVEL_SEGMENT, .state = HK_STATE_USED,
-                               .address = 0x100000u * (s + 1), .size = 0x100000,
-                               .used_blocks = 1000, .free_blocks = 24, .label = "seg \"q\" \\ \n"};
+        hk_block_info_t seg = {.level = HK_LEVEL_SEGMENT,
+                               .state = HK_STATE_USED,
+                               .address = 0x100000u * (s + 1),
+                               .size = 0x100000,
+                               .used_blocks = 1000,
+                               .free_blocks = 24,
+                               .label = "seg \"q\" \\ \n"};
         visited++;
         if (!visitor(&seg, arg)) return false;
         for (unsigned p = 0; p < 4 && max_level >= HK_LEVEL_PAGE; p++) {
-            hk_block_info_t page = {.level = HK_LEVEL_PAGE, .state = HK_STATE_FREE,
-                                    .size_class = 3, .address = seg.address + p * 0x1000,
-                                    .size = 0x1000, .block_size = 40, .label = "page"};
+            hk_block_info_t page = {.level = HK_LEVEL_PAGE,
+                                    .state = HK_STATE_FREE,
+                                    .size_class = 3,
+                                    .address = seg.address + p * 0x1000,
+                                    .size = 0x1000,
+                                    .block_size = 40,
+                                    .label = "page"};
             visited++;
             if (!visitor(&page, arg)) return false;
             for (unsigned b = 0; b < 100 && max_level >= HK_LEVEL_BLOCK; b++) {
-                hk_block_info_t block = {.level = HK_LEVEL_BLOCK, .state = b % 4,
-                                         .size_class = 3, .address = page.address + b * 40,
-                                         .size = 40, .block_size = 32, .label = "block"};
+                hk_block_info_t block = {.level = HK_LEVEL_BLOCK,
+                                         .state = b % 4,
+                                         .size_class = 3,
+                                         .address = page.address + b * 40,
+                                         .size = 40,
+                                         .block_size = 32,
+                                         .label = "block"};
                 visited++;
                 if (!visitor(&block, arg)) return false;
             }
@@ -75,7 +87,8 @@ Test(map_writer, writes_one_valid_json_object_with_every_item_in_walk_order)
     cr_expect_not_null(strstr(text, "[1, 1, \"0x100000\", 4096, 40, 0, 0, 3, \"page\"]"));
     cr_expect_not_null(strstr(text, "[2, 3, \"0x100078\", 40, 32, 0, 0, 3, \"block\"]"));
     size_t items = 0;
-    for (const char *p = text; (p = strstr(p, "\n[")); p++) items++;
+    for (const char *p = text; (p = strstr(p, "\n[")); p++)
+        items++;
     cr_expect_eq(items, 2 + 8 + 800);
     cr_expect(strcmp(text + strlen(text) - 3, "]}\n") == 0);
 }
@@ -118,26 +131,30 @@ Test(jsonout, strings_escape_quotes_backslashes_and_control_characters)
 Test(series, keeps_every_point_until_full_then_halves_and_spreads_them)
 {
     hk_series_reset();
-    for (uint64_t i = 0; i < HK_SERIES_POINTS; i++) hk_series_note(i, 2 * i);
+    for (uint64_t i = 0; i < HK_SERIES_POINTS; i++)
+        hk_series_note(i, 2 * i);
     static hk_series_point_t points[HK_SERIES_POINTS];
     cr_assert_eq(hk_series_points(points, HK_SERIES_POINTS), HK_SERIES_POINTS);
     cr_expect_eq(points[10].live_bytes, 10);
     cr_expect_eq(points[10].mapped_bytes, 20);
     /* Ten times as many notes again: the ring never holds more than it can, and the points
      * stay in order and cover the whole run. */
-    for (uint64_t i = HK_SERIES_POINTS; i < 11 * HK_SERIES_POINTS; i++) hk_series_note(i, 2 * i);
+    for (uint64_t i = HK_SERIES_POINTS; i < 11 * HK_SERIES_POINTS; i++)
+        hk_series_note(i, 2 * i);
     size_t n = hk_series_points(points, HK_SERIES_POINTS);
     cr_expect_leq(n, HK_SERIES_POINTS);
     cr_expect_geq(n, HK_SERIES_POINTS / 2);
     cr_expect_eq(points[0].live_bytes, 0, "the first point stays");
-    for (size_t i = 1; i < n; i++) cr_assert_gt(points[i].live_bytes, points[i - 1].live_bytes);
+    for (size_t i = 1; i < n; i++)
+        cr_assert_gt(points[i].live_bytes, points[i - 1].live_bytes);
     cr_expect_gt(points[n - 1].live_bytes, 10 * HK_SERIES_POINTS, "the last notes are there");
 }
 
 Test(series, a_mark_is_always_kept_and_the_series_writes_json)
 {
     hk_series_reset();
-    for (uint64_t i = 0; i < 3 * HK_SERIES_POINTS; i++) hk_series_note(i, i);
+    for (uint64_t i = 0; i < 3 * HK_SERIES_POINTS; i++)
+        hk_series_note(i, i);
     hk_series_mark(123456789, 987654321);
     static hk_series_point_t points[HK_SERIES_POINTS];
     size_t n = hk_series_points(points, HK_SERIES_POINTS);

@@ -205,5 +205,6 @@ Test(version, the_command_is_a_compiled_program)
     unsigned char magic[4] = {0};
     cr_assert_eq(fread(magic, 1, 4, f), 4);
     fclose(f);
-    cr_expect(memcmp(magic, "\x7f" "ELF", 4) == 0, "build/bin/heapkit is an ELF executable");
+    static const unsigned char elf[4] = {0x7f, 'E', 'L', 'F'};
+    cr_expect(memcmp(magic, elf, 4) == 0, "build/bin/heapkit is an ELF executable");
 }

@@ -88,7 +88,8 @@ Test(list_walk, osmem_totals_equal_its_statistics_with_mapped_blocks)
     srand(11);
     for (int i = 0; i < BLOCKS; i++)
         kept[i] = os_malloc(rand() % 50 ? (size_t)(rand() % 3000) + 1 : 200000);
-    for (int i = 0; i < BLOCKS; i += 2) os_free(kept[i]);
+    for (int i = 0; i < BLOCKS; i += 2)
+        os_free(kept[i]);
     expect_totals(osmem_walk, osmem_stats);
     tally_t t = {0};
     osmem_walk(tally_item, &t, HK_LEVEL_SEGMENT);
@@ -100,8 +101,10 @@ Test(list_walk, chunks_totals_equal_its_statistics_over_several_regions)
 {
     static void *kept[BLOCKS];
     srand(12);
-    for (int i = 0; i < BLOCKS; i++) kept[i] = allocate_memory((size_t)(rand() % 5000) + 1);
-    for (int i = 1; i < BLOCKS; i += 3) free_memory(kept[i]);
+    for (int i = 0; i < BLOCKS; i++)
+        kept[i] = allocate_memory((size_t)(rand() % 5000) + 1);
+    for (int i = 1; i < BLOCKS; i += 3)
+        free_memory(kept[i]);
     expect_totals(chunks_walk, chunks_stats);
     expect_valid_map(chunks_walk);
 }
@@ -110,8 +113,10 @@ Test(list_walk, pool_totals_equal_its_statistics)
 {
     static void *kept[BLOCKS];
     srand(13);
-    for (int i = 0; i < BLOCKS; i++) kept[i] = custom_malloc((size_t)(rand() % 400) + 1);
-    for (int i = 0; i < BLOCKS; i += 3) custom_free(kept[i]);
+    for (int i = 0; i < BLOCKS; i++)
+        kept[i] = custom_malloc((size_t)(rand() % 400) + 1);
+    for (int i = 0; i < BLOCKS; i += 3)
+        custom_free(kept[i]);
     expect_totals(pool_walk, pool_stats);
     expect_valid_map(pool_walk);
 }

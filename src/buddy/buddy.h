@@ -327,11 +327,11 @@ void buddy_large_stats(buddy_large_stats_t *out);
 
 /* One mapping as the heap walk sees it. */
 typedef struct {
-    uintptr_t start;  /* the mapping (its record) */
-    size_t length;    /* bytes mapped */
+    uintptr_t start;   /* the mapping (its record) */
+    size_t length;     /* bytes mapped */
     uintptr_t payload; /* the block handed out */
-    size_t usable;    /* its usable bytes */
-    bool cached;      /* freed and kept in the cache for reuse */
+    size_t usable;     /* its usable bytes */
+    bool cached;       /* freed and kept in the cache for reuse */
 } buddy_large_view_t;
 /* Visits every large mapping, in use or cached, in address order, under the large blocks'
  * lock; false when visit stopped it. */

@@ -86,8 +86,8 @@ bool buddy_pagemap_each(uint8_t kind, bool (*visit)(uintptr_t page, void *arg), 
             for (size_t low = 0; low < (size_t)1 << LEAF_BITS; low++) {
                 if (buddy_page_kind(__atomic_load_n(&leaf[low], __ATOMIC_ACQUIRE)) != kind)
                     continue;
-                uintptr_t page_number = (uintptr_t)top << (MID_BITS + LEAF_BITS) |
-                                        (uintptr_t)mid << LEAF_BITS | low;
+                uintptr_t page_number =
+                    (uintptr_t)top << (MID_BITS + LEAF_BITS) | (uintptr_t)mid << LEAF_BITS | low;
                 if (!visit(page_number << PAGE_SHIFT, arg)) return false;
             }
         }

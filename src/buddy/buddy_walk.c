@@ -182,11 +182,13 @@ bool buddy_walk(hk_block_visitor_t visitor, void *arg, int max_level)
 {
     walk_t walk = {visitor, arg, max_level};
     unsigned arenas = buddy_arena_count();
-    for (unsigned i = 0; i < arenas; i++) buddy_arena_lock(&buddy_arenas[i]);
+    for (unsigned i = 0; i < arenas; i++)
+        buddy_arena_lock(&buddy_arenas[i]);
     buddy_sbrk_lock();
     bool complete = walk_sbrk_heap(&walk) && walk_chunks(&walk, arenas);
     buddy_sbrk_unlock();
-    for (unsigned i = arenas; i-- > 0;) buddy_arena_unlock(&buddy_arenas[i]);
+    for (unsigned i = arenas; i-- > 0;)
+        buddy_arena_unlock(&buddy_arenas[i]);
     return complete && buddy_large_walk(walk_large, &walk);
 }
 

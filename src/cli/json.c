@@ -21,9 +21,9 @@ typedef enum {
 struct json_reader {
     FILE *in;
     unsigned char window[WINDOW_BYTES];
-    size_t pos, len;               /* next byte, bytes in window */
-    unsigned long long consumed;   /* bytes before window[0] */
-    char *text;                    /* the last key, string or number */
+    size_t pos, len;             /* next byte, bytes in window */
+    unsigned long long consumed; /* bytes before window[0] */
+    char *text;                  /* the last key, string or number */
     size_t text_len, text_cap;
     double number;
     int depth;
@@ -93,7 +93,8 @@ static int take(json_reader_t *r)
 
 static void skip_space(json_reader_t *r)
 {
-    for (int c; (c = peek(r)) == ' ' || c == '\n' || c == '\r' || c == '\t';) r->pos++;
+    for (int c; (c = peek(r)) == ' ' || c == '\n' || c == '\r' || c == '\t';)
+        r->pos++;
 }
 
 static json_event_t fail(json_reader_t *r, const char *what)
@@ -385,7 +386,8 @@ json_value_t *json_read_object_skipping(json_reader_t *r, const char *const *ski
     for (json_event_t e; (e = json_next(r)) != JSON_OBJECT_END;) {
         if (e != JSON_KEY) goto malformed;
         bool skipped = false;
-        for (const char *const *k = skip; *k && !skipped; k++) skipped = strcmp(*k, r->text) == 0;
+        for (const char *const *k = skip; *k && !skipped; k++)
+            skipped = strcmp(*k, r->text) == 0;
         char *key = strdup(r->text);
         e = json_next(r);
         if (skipped) {

@@ -20,9 +20,9 @@ typedef enum {
     JSON_OBJECT_END,
     JSON_ARRAY_BEGIN,
     JSON_ARRAY_END,
-    JSON_KEY,          /* text: the member's name */
-    JSON_STRING,       /* text: the string, unescaped (UTF-8) */
-    JSON_NUMBER,       /* number, and its text */
+    JSON_KEY,    /* text: the member's name */
+    JSON_STRING, /* text: the string, unescaped (UTF-8) */
+    JSON_NUMBER, /* number, and its text */
     JSON_TRUE,
     JSON_FALSE,
     JSON_NULL,

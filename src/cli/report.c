@@ -72,8 +72,7 @@ static long pid_of_name(const char *name)
 {
     long pid;
     char rest[8];
-    return sscanf(name, "heapkit.%ld.jso%7s", &pid, rest) == 2 && strcmp(rest, "n") == 0 ? pid
-                                                                                         : -1;
+    return sscanf(name, "heapkit.%ld.jso%7s", &pid, rest) == 2 && strcmp(rest, "n") == 0 ? pid : -1;
 }
 
 static int by_pid(const void *a, const void *b)
@@ -181,7 +180,8 @@ static void write_section(FILE *page, const dump_t *dump, const char *path)
     flame_render(dir, dump->pid, &out);
     sb_printf(&out, "</div>\n<div class=\"card\"><h3>Statistics</h3>\n");
     if (dump->stats && dump->stats->kind == JV_OBJECT) {
-        sb_printf(&out, "<table class=\"stats\"><tr><th>counter</th><th>value</th><th></th></tr>\n");
+        sb_printf(&out,
+                  "<table class=\"stats\"><tr><th>counter</th><th>value</th><th></th></tr>\n");
         stats_rows(&out, dump->stats, 0);
         sb_printf(&out, "</table>\n");
     } else {
@@ -204,7 +204,8 @@ static void summary_row(strbuf_t *out, const dump_t *dump)
     sb_escape(out, dump->program ? dump->program : "?");
     sb_printf(out, "</td><td>");
     sb_escape(out, dump->engine ? dump->engine : "?");
-    sb_printf(out, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+    sb_printf(out,
+              "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
               used, free_bytes, other);
 }
 
@@ -233,9 +234,10 @@ int report_render(const char *const *inputs, size_t count, const char *output)
         cli_error("cannot write %s: %s", temporary, strerror(errno));
         return 1;
     }
-    fprintf(page, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-                  "<title>heapkit report</title>\n<style>%s</style></head>\n<body>\n"
-                  "<h1>heapkit report</h1>\n",
+    fprintf(page,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            "<title>heapkit report</title>\n<style>%s</style></head>\n<body>\n"
+            "<h1>heapkit report</h1>\n",
             page_style);
     /* The summary comes first on the page but is known last: sections go to a second file,
      * copied after it. */
@@ -265,16 +267,18 @@ int report_render(const char *const *inputs, size_t count, const char *output)
         reported++;
         dump_free(&dump);
     }
-    fprintf(page, "<p class=\"sub\">%zu process%s \u00b7 heapkit %s</p>\n<div class=\"card\">"
-                  "<table class=\"summary\"><tr><th>pid</th><th>program</th><th>engine</th>"
-                  "<th>in use at exit</th><th>free</th><th>purged or cached</th></tr>\n",
+    fprintf(page,
+            "<p class=\"sub\">%zu process%s \u00b7 heapkit %s</p>\n<div class=\"card\">"
+            "<table class=\"summary\"><tr><th>pid</th><th>program</th><th>engine</th>"
+            "<th>in use at exit</th><th>free</th><th>purged or cached</th></tr>\n",
             reported, reported == 1 ? "" : "es", HEAPKIT_VERSION);
     if (summary.len) fwrite(summary.data, 1, summary.len, page);
     fprintf(page, "</table></div>\n");
     sb_free(&summary);
     rewind(sections);
     char buffer[65536];
-    for (size_t n; (n = fread(buffer, 1, sizeof buffer, sections)) > 0;) fwrite(buffer, 1, n, page);
+    for (size_t n; (n = fread(buffer, 1, sizeof buffer, sections)) > 0;)
+        fwrite(buffer, 1, n, page);
     fclose(sections);
     fprintf(page, "<script>%s</script>\n</body></html>\n", page_script);
     bool written = !ferror(page);
@@ -287,7 +291,8 @@ int report_render(const char *const *inputs, size_t count, const char *output)
         fprintf(stderr, "heapkit: report of %zu process%s written to %s\n", reported,
                 reported == 1 ? "" : "es", output);
     }
-    for (size_t i = 0; i < list.count; i++) free(list.paths[i]);
+    for (size_t i = 0; i < list.count; i++)
+        free(list.paths[i]);
     free(list.paths);
     return reported == 0 ? 1 : status;
 }

@@ -11,10 +11,10 @@
 #include "cli.h"
 #include "report.h"
 
-#define FLAME_WIDTH      896
-#define FLAME_ROW        17
-#define FLAME_DEPTH_MAX  96
-#define TOP_SITES        12
+#define FLAME_WIDTH     896
+#define FLAME_ROW       17
+#define FLAME_DEPTH_MAX 96
+#define TOP_SITES       12
 
 typedef struct node {
     char *name;
@@ -103,7 +103,8 @@ static bool read_folded(FILE *in, profile_t *p)
     size_t cap = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, in)) > 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
         char *space = strrchr(line, ' ');
         if (!space) continue;
         char *end;
@@ -202,7 +203,8 @@ static bool read_heap_profile(FILE *in, profile_t *p)
         free(records[i].addresses);
     }
     sb_free(&frames);
-    for (size_t i = 0; i < map_count; i++) free(maps[i].path);
+    for (size_t i = 0; i < map_count; i++)
+        free(maps[i].path);
     free(maps);
     free(records);
     return p->stacks > 0;
@@ -229,7 +231,8 @@ static int depth_of(const node_t *node)
 static void frame_colour(const char *name, char *out, size_t cap)
 {
     unsigned hash = 2166136261u;
-    for (const char *c = name; *c; c++) hash = (hash ^ (unsigned char)*c) * 16777619u;
+    for (const char *c = name; *c; c++)
+        hash = (hash ^ (unsigned char)*c) * 16777619u;
     snprintf(out, cap, "hsl(%u,%u%%,%u%%)", hash % 50, 70 + (hash >> 8) % 20,
              55 + (hash >> 16) % 12);
 }
@@ -244,8 +247,9 @@ static void draw_node(strbuf_t *out, node_t *node, double x, int depth, int heig
     cli_human_bytes(node->bytes, human, sizeof human);
     sb_printf(out, "<g><title>");
     sb_escape(out, node->name);
-    sb_printf(out, "\n%s (%.1f%%)</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" "
-                   "fill=\"%s\" rx=\"2\"/>",
+    sb_printf(out,
+              "\n%s (%.1f%%)</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" "
+              "fill=\"%s\" rx=\"2\"/>",
               human, 100 * node->bytes / total, x, y, width, FLAME_ROW - 1, colour);
     int fits = (int)((width - 6) / 6.5);
     if (fits >= 3) {
@@ -318,8 +322,9 @@ void flame_render(const char *dir, long pid, strbuf_t *out)
     cli_human_bytes(p.root.bytes, total, sizeof total);
     sb_printf(out, "<p class=\"note\">%zu sampled stacks, %s live (", p.stacks, total);
     sb_escape(out, path);
-    sb_printf(out, ").</p>\n<svg class=\"flame\" xmlns=\"http://www.w3.org/2000/svg\" "
-                   "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
+    sb_printf(out,
+              ").</p>\n<svg class=\"flame\" xmlns=\"http://www.w3.org/2000/svg\" "
+              "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
               FLAME_WIDTH, height, FLAME_WIDTH, height);
     draw_node(out, &p.root, 0, 0, height, p.root.bytes);
     sb_printf(out, "</svg>\n<table class=\"sites\"><tr><th>allocation site</th>"
@@ -334,7 +339,8 @@ void flame_render(const char *dir, long pid, strbuf_t *out)
                   100 * p.sites[i].bytes / p.root.bytes);
     }
     sb_printf(out, "</table>\n");
-    for (size_t i = 0; i < p.site_count; i++) free(p.sites[i].name);
+    for (size_t i = 0; i < p.site_count; i++)
+        free(p.sites[i].name);
     free(p.sites);
     free_node(&p.root);
 }

@@ -16,13 +16,13 @@
 #include "cli.h"
 #include "report.h"
 
-#define MAP_COLUMNS         128
-#define CELL_WIDTH          7
-#define CELL_HEIGHT         9
-#define MAP_WIDTH           (MAP_COLUMNS * CELL_WIDTH)
-#define CELL_MIN_BYTES      16.0
-#define SEGMENTS_DRAWN_MAX  2000
-#define HISTOGRAM_ROWS_MAX  64
+#define MAP_COLUMNS        128
+#define CELL_WIDTH         7
+#define CELL_HEIGHT        9
+#define MAP_WIDTH          (MAP_COLUMNS * CELL_WIDTH)
+#define CELL_MIN_BYTES     16.0
+#define SEGMENTS_DRAWN_MAX 2000
+#define HISTOGRAM_ROWS_MAX 64
 
 const char *const state_names[STATE_COUNT] = {"used", "free", "purged", "cached"};
 const char *const state_colors[STATE_COUNT] = {"#e4572e", "#76b041", "#b8c4d0", "#f2c14e"};
@@ -52,11 +52,11 @@ struct map_builder {
     size_t cell_count;
     double cell_bytes;
     uint64_t segment_leaves; /* deepest items of the open segment */
-    map_item_t page; /* the open page, whose children decide whether it counts itself */
+    map_item_t page;         /* the open page, whose children decide whether it counts itself */
     bool page_open, page_has_children;
     uint64_t items, segments_drawn, segments_hidden, hidden_bytes;
-    strbuf_t tiles;               /* small segments waiting to be placed as one group */
-    unsigned tile_x, tile_y;      /* where the next tile goes, relative to the group */
+    strbuf_t tiles;          /* small segments waiting to be placed as one group */
+    unsigned tile_x, tile_y; /* where the next tile goes, relative to the group */
     uint64_t tile_count, tile_bytes;
     double state_bytes[STATE_COUNT];
     histogram_row_t *rows;
@@ -98,7 +98,8 @@ static double sqrt_approx(double x)
 {
     if (x <= 0) return 0;
     double r = x > 1 ? x / 2 : 1;
-    for (int i = 0; i < 40; i++) r = (r + x / r) / 2;
+    for (int i = 0; i < 40; i++)
+        r = (r + x / r) / 2;
     return r;
 }
 
@@ -165,7 +166,8 @@ static void draw_run(map_builder_t *map, size_t first, size_t last, unsigned y, 
     const cell_t *top = NULL;
     for (size_t c = first; c <= last; c++) {
         const cell_t *cell = &map->cells[c];
-        for (int s = 0; s < STATE_COUNT; s++) bytes[s] += cell->bytes[s];
+        for (int s = 0; s < STATE_COUNT; s++)
+            bytes[s] += cell->bytes[s];
         blocks += cell->blocks;
         if (cell->top_size && (!top || cell->top_size > top->top_size)) top = cell;
     }
@@ -209,7 +211,8 @@ static void compact_cells(map_builder_t *map)
         cell_t merged = {0};
         for (size_t k = c * group; k < (c + 1) * group && k < map->cell_count; k++) {
             const cell_t *cell = &map->cells[k];
-            for (int st = 0; st < STATE_COUNT; st++) merged.bytes[st] += cell->bytes[st];
+            for (int st = 0; st < STATE_COUNT; st++)
+                merged.bytes[st] += cell->bytes[st];
             merged.blocks += cell->blocks;
             if (cell->top_size > merged.top_size) {
                 merged.top_size = cell->top_size;
@@ -278,7 +281,8 @@ static void add_tile(map_builder_t *map)
     double bytes[STATE_COUNT] = {0};
     const cell_t *top = NULL;
     for (size_t c = 0; c < map->cell_count; c++) {
-        for (int st = 0; st < STATE_COUNT; st++) bytes[st] += map->cells[c].bytes[st];
+        for (int st = 0; st < STATE_COUNT; st++)
+            bytes[st] += map->cells[c].bytes[st];
         if (map->cells[c].top_size && (!top || map->cells[c].top_size > top->top_size))
             top = &map->cells[c];
     }
@@ -388,7 +392,8 @@ static void histogram_add(map_builder_t *map, const map_item_t *item)
     uint64_t size = item->block_size ? item->block_size : item->size;
     uint64_t bucket = 0;
     if (!item->size_class)
-        for (bucket = 16; bucket < size && bucket < (UINT64_C(1) << 62);) bucket <<= 1;
+        for (bucket = 16; bucket < size && bucket < (UINT64_C(1) << 62);)
+            bucket <<= 1;
     histogram_row_t *row = NULL;
     for (size_t i = 0; i < map->row_count && !row; i++)
         if (map->rows[i].size_class == item->size_class && map->rows[i].bucket == bucket)
@@ -465,8 +470,9 @@ void map_render(const map_builder_t *map, strbuf_t *out)
         sb_printf(out, "<span><i style=\"background:%s\"></i>%s %s</span> ", state_colors[s],
                   state_names[s], human);
     }
-    sb_printf(out, "</p>\n<svg class=\"map\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-                   "height=\"%u\" viewBox=\"0 0 %d %u\">\n",
+    sb_printf(out,
+              "</p>\n<svg class=\"map\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+              "height=\"%u\" viewBox=\"0 0 %d %u\">\n",
               MAP_WIDTH, map->height, MAP_WIDTH, map->height);
     if (map->svg.len) sb_put(out, map->svg.data, map->svg.len);
     sb_printf(out, "</svg>\n");
@@ -547,7 +553,8 @@ void histogram_render(const map_builder_t *map, strbuf_t *out)
                   label_width, y + 2, used_width, row_height - 4, state_colors[STATE_USED],
                   label_width + used_width, y + 2, free_width, row_height - 4,
                   state_colors[STATE_FREE]);
-        sb_printf(out, "<text x=\"%.1f\" y=\"%u\">%llu used \u00b7 %llu free \u00b7 %s</text></g>\n",
+        sb_printf(out,
+                  "<text x=\"%.1f\" y=\"%u\">%llu used \u00b7 %llu free \u00b7 %s</text></g>\n",
                   label_width + used_width + free_width + 6, y + 12,
                   (unsigned long long)r->used_blocks, (unsigned long long)r->free_blocks, used);
     }

@@ -11,7 +11,8 @@ static void reserve(strbuf_t *sb, size_t more)
 {
     if (sb->len + more + 1 <= sb->cap) return;
     size_t cap = sb->cap ? sb->cap : 4096;
-    while (cap < sb->len + more + 1) cap *= 2;
+    while (cap < sb->len + more + 1)
+        cap *= 2;
     char *grown = realloc(sb->data, cap);
     if (!grown) {
         cli_error("out of memory writing the report");
@@ -47,11 +48,21 @@ void sb_escape(strbuf_t *sb, const char *text)
 {
     for (const char *p = text ? text : ""; *p; p++) {
         switch (*p) {
-        case '&': sb_put(sb, "&amp;", 5); break;
-        case '<': sb_put(sb, "&lt;", 4); break;
-        case '>': sb_put(sb, "&gt;", 4); break;
-        case '"': sb_put(sb, "&quot;", 6); break;
-        case '\'': sb_put(sb, "&#39;", 5); break;
+        case '&':
+            sb_put(sb, "&amp;", 5);
+            break;
+        case '<':
+            sb_put(sb, "&lt;", 4);
+            break;
+        case '>':
+            sb_put(sb, "&gt;", 4);
+            break;
+        case '"':
+            sb_put(sb, "&quot;", 6);
+            break;
+        case '\'':
+            sb_put(sb, "&#39;", 5);
+            break;
         default:
             /* Control characters have no place in HTML text. */
             if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')

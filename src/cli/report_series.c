@@ -16,11 +16,14 @@ static double nice_step(double range, int ticks, bool bytes)
 {
     double raw = range / ticks, step = 1;
     if (bytes) {
-        while (step * 2 <= raw) step *= 2;
+        while (step * 2 <= raw)
+            step *= 2;
         return step;
     }
-    while (step * 10 <= raw) step *= 10;
-    while (step > raw && step > 1e-9) step /= 10;
+    while (step * 10 <= raw)
+        step *= 10;
+    while (step > raw && step > 1e-9)
+        step /= 10;
     if (step * 5 <= raw) return step * 5;
     if (step * 2 <= raw) return step * 2;
     return step;

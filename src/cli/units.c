@@ -12,8 +12,11 @@ void cli_human_bytes(double bytes, char *out, size_t cap)
     if (unit == 0)
         snprintf(out, cap, "%.0f B", bytes);
     else
-        snprintf(out, cap, bytes < 10 ? "%.2f %s" : bytes < 100 ? "%.1f %s" : "%.0f %s", bytes,
-                 units[unit]);
+        snprintf(out, cap,
+                 bytes < 10    ? "%.2f %s"
+                 : bytes < 100 ? "%.1f %s"
+                               : "%.0f %s",
+                 bytes, units[unit]);
 }
 
 void cli_grouped(unsigned long long value, char *out, size_t cap)

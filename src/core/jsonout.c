@@ -44,7 +44,8 @@ void hk_jsonout_raw(hk_jsonout_t *out, const char *text, size_t len)
         if (out->used == sizeof out->buf) hk_jsonout_flush(out);
         size_t room = sizeof out->buf - out->used;
         size_t n = len < room ? len : room;
-        for (size_t i = 0; i < n; i++) out->buf[out->used + i] = text[i];
+        for (size_t i = 0; i < n; i++)
+            out->buf[out->used + i] = text[i];
         out->used += n;
         text += n;
         len -= n;

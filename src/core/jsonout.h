@@ -16,10 +16,10 @@
 #define HK_JSONOUT_PIECE_MAX_BYTES 256
 
 typedef struct {
-    int fd;                             /* where the output goes */
-    int error;                          /* the first errno a write failed with, 0 if none */
-    size_t used;                        /* bytes waiting in buf */
-    char buf[HK_JSONOUT_BUFFER_BYTES];  /* output not yet written */
+    int fd;                            /* where the output goes */
+    int error;                         /* the first errno a write failed with, 0 if none */
+    size_t used;                       /* bytes waiting in buf */
+    char buf[HK_JSONOUT_BUFFER_BYTES]; /* output not yet written */
 } hk_jsonout_t;
 
 void hk_jsonout_init(hk_jsonout_t *out, int fd);

@@ -33,7 +33,8 @@ static void series_append(uint64_t live_bytes, uint64_t mapped_bytes)
         series.start_ns = now;
     }
     if (series.count == HK_SERIES_POINTS) {
-        for (size_t i = 0; i < HK_SERIES_POINTS / 2; i++) series.points[i] = series.points[2 * i];
+        for (size_t i = 0; i < HK_SERIES_POINTS / 2; i++)
+            series.points[i] = series.points[2 * i];
         series.count = HK_SERIES_POINTS / 2;
         series.stride *= 2;
     }
@@ -80,7 +81,8 @@ size_t hk_series_points(hk_series_point_t *out, size_t cap)
 {
     series_lock_enter();
     size_t count = series.count;
-    for (size_t i = 0; i < count && i < cap; i++) out[i] = series.points[i];
+    for (size_t i = 0; i < count && i < cap; i++)
+        out[i] = series.points[i];
     hk_unlock(&series_lock);
     return count;
 }

@@ -37,8 +37,8 @@ static bool walk_page(walk_t *walk, vm_page_family_t *family, vm_page_t *page)
     for (block_meta_data_t *block = &page->block_meta_data; block; block = block->next_block)
         *(block->is_free ? &free : &used) += block->block_size;
     /* The name lives as long as the process: families are never unregistered. */
-    if (!visit(walk, HK_LEVEL_SEGMENT, used != 0, (uintptr_t)page, family_page_size(), used,
-               free, family->struct_name))
+    if (!visit(walk, HK_LEVEL_SEGMENT, used != 0, (uintptr_t)page, family_page_size(), used, free,
+               family->struct_name))
         return false;
     if (walk->max_level < HK_LEVEL_BLOCK) return true;
     for (block_meta_data_t *block = &page->block_meta_data; block; block = block->next_block)

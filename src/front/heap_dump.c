@@ -36,8 +36,9 @@ __attribute__((weak)) bool hk_engine_walk(hk_block_visitor_t visitor, void *arg,
 static int map_level(void)
 {
     long level = hk_env_long("HEAPKIT_MAP_LEVEL", HK_LEVEL_BLOCK);
-    return level < HK_LEVEL_SEGMENT ? HK_LEVEL_SEGMENT : level > HK_LEVEL_BLOCK ? HK_LEVEL_BLOCK
-                                                                                  : (int)level;
+    return level < HK_LEVEL_SEGMENT ? HK_LEVEL_SEGMENT
+           : level > HK_LEVEL_BLOCK ? HK_LEVEL_BLOCK
+                                    : (int)level;
 }
 
 /* template with every "%p" replaced by the pid and "%%" by "%"; false when it does not fit. */
