@@ -2,7 +2,7 @@
 # suites: the engine linked directly under ASan+UBSan, the library as the process's malloc,
 # (real programs run with the library preloaded are in the cross-engine suites, mk/override.mk).
 BUDDY_SRC := $(wildcard src/buddy/*.c)
-BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c
+BUDDY_FRONT_SRC := src/front/override.c src/front/override_cxx.c src/front/heap_dump.c
 BUDDY_LIB := $(BUILD_LIB)/libheapkit-buddy.so
 
 # LTO lets malloc/free inline the engine's fast path across files (plain objects under clang,
@@ -46,3 +46,11 @@ $(BUILD)/examples/buddy_workload: tests/buddy_workload.c
 	$(CC) -std=gnu11 $(WARN) -O2 -o $@ $< -lpthread
 
 EXAMPLES += $(BUILD)/examples/buddy_workload
+
+# The heap walk: its totals against the statistics, the heap map as JSON (runs python3).
+$(BUILD)/tests/test_buddy_walk: $(BUILD)/tests-san/test_buddy_walk.o $(call san,$(BUDDY_SRC)) \
+		$(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+TESTS += $(BUILD)/tests/test_buddy_walk

@@ -8,10 +8,9 @@
 # Steps: install into the package root; strip the shared (unneeded symbols) and static (debug
 # sections) libraries; compress the man pages and point their links at the compressed pages; add
 # the copyright, the changelog and the lintian overrides (pkg/debian); let dpkg-shlibdeps compute
-# Depends from what the libraries need (the command needs only essential packages: bash,
-# coreutils, sed); write shlibs and symbols (every export, since this version) for packages that
-# link these libraries, an ldconfig trigger, the control file and md5sums; build with root as
-# the owner of every file.
+# Depends from what the libraries and the command need; write shlibs and symbols (every
+# export, since this version) for packages that link these libraries, an ldconfig trigger, the
+# control file and md5sums; build with root as the owner of every file.
 
 DEB_ARCH       = $(shell dpkg --print-architecture)
 DEB_MULTIARCH  = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
@@ -36,7 +35,7 @@ deb: all
 		MANDIR=/usr/share/man PKGCONFIGDIR=/usr/lib/$(DEB_MULTIARCH)/pkgconfig \
 		CMAKEDIR=/usr/lib/$(DEB_MULTIARCH)/cmake/heapkit
 	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-		$(DEB_ROOT)/usr/lib/$(DEB_MULTIARCH)/*.so.$(VERSION)
+		$(DEB_ROOT)/usr/lib/$(DEB_MULTIARCH)/*.so.$(VERSION) $(DEB_ROOT)/usr/bin/heapkit
 	strip --strip-debug --remove-section=.comment --remove-section=.note \
 		--enable-deterministic-archives $(DEB_ROOT)/usr/lib/$(DEB_MULTIARCH)/*.a
 	find $(DEB_ROOT)/usr/share/man -type f -exec gzip -9n {} +
@@ -50,6 +49,7 @@ deb: all
 	printf 'Source: heapkit\n\nPackage: heapkit\nArchitecture: any\n' > $(DEB_TOP)/debian/control
 	cd $(DEB_TOP) && dpkg-shlibdeps -O \
 		$(foreach l,$(SHARED_LIBS),-edebian/heapkit/usr/lib/$(DEB_MULTIARCH)/$(l).$(VERSION)) \
+		-edebian/heapkit/usr/bin/heapkit \
 		| sed -n 's/^shlibs:Depends=//p' > debian/depends
 	test -s $(DEB_TOP)/debian/depends
 	$(foreach l,$(patsubst %.so,%,$(SHARED_LIBS)),echo '$(l) $(SOVERSION) heapkit (>= $(VERSION))' \

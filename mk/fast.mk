@@ -4,7 +4,8 @@
 # static library uses plain objects, so any linker can use it.
 
 FAST_SRC     := $(wildcard src/fast/*.c)
-HEAPKIT_SRC  := src/front/override.c src/front/override_cxx.c src/front/hk_api.c $(FAST_SRC)
+HEAPKIT_SRC  := src/front/override.c src/front/override_cxx.c src/front/hk_api.c \
+	src/front/heap_dump.c $(FAST_SRC)
 
 # operator new must let a std::bad_alloc unwind through it.
 $(call lto,src/front/override_cxx.c) $(call obj,src/front/override_cxx.c): LIB_CFLAGS += -fexceptions

@@ -14,7 +14,8 @@
 #   $(BINDIR)         the heapkit command, which finds the libraries relative to itself
 # `make uninstall` with the same variables removes exactly those files (and the directories
 # named heapkit that install created, once empty). Nothing is stripped or compiled here: install
-# copies what `make all` built.
+# copies what `make all` built, except that the command is linked again from its objects with
+# the installed library directory (mk/cli.mk).
 
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
@@ -90,8 +91,7 @@ install: all
 		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m));)
 	$(foreach l,$(MAN_LINKS),ln -sfn $(lastword $(subst :, ,$(l))) \
 		$(DESTDIR)$(MANDIR)/man3/$(firstword $(subst :, ,$(l)));)
-	$(call fill_heapkit_script,tools/heapkit,$(call relative,$(BINDIR),$(LIBDIR))) \
-		> $(DESTDIR)$(BINDIR)/heapkit
+	$(call cli_link,$(DESTDIR)$(BINDIR)/heapkit,$(call relative,$(BINDIR),$(LIBDIR)))
 	chmod 644 $(addprefix $(DESTDIR),$(filter %.pc %.cmake $(addprefix %/,$(notdir $(MAN_PAGES))), \
 		$(INSTALLED)))
 	chmod 755 $(DESTDIR)$(BINDIR)/heapkit

@@ -88,3 +88,11 @@ $(BUILD)/tests/test_list_pool: $(BUILD)/tests-san/test_list_pool.o $(call san,$(
 
 TESTS += $(BUILD)/tests/test_list_heap $(BUILD)/tests/test_list_osmem \
 	$(BUILD)/tests/test_list_chunks $(BUILD)/tests/test_list_pool
+
+# The heap walk of the three front ends (runs python3 to read the maps).
+$(BUILD)/tests/test_list_walk: $(BUILD)/tests-san/test_list_walk.o \
+		$(call san,src/front/osmem.c src/front/chunks.c src/front/pool.c $(LIST_SRC)) $(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
+TESTS += $(BUILD)/tests/test_list_walk

@@ -443,11 +443,12 @@ Test(man, heapkit_3_documents_every_option_the_sources_read)
     free(names);
 }
 
-/* Each option of `heapkit run` (the command's case labels) is described in heapkit(1). */
+/* Each option of the command (every "--option" the sources of src/cli name) is described in
+ * heapkit(1). */
 Test(man, heapkit_1_documents_every_option_of_the_command)
 {
-    child_result_t *names = run(
-        "sed -n 's/^ *\\(--[a-z-]*\\)[)=|].*/\\1/p' '%s/tools/heapkit' | sort -u", HK_SOURCE_DIR);
+    child_result_t *names =
+        run("grep -ohE '\"--[a-z][a-z-]*' '%s'/src/cli/*.c | tr -d '\"' | sort -u", HK_SOURCE_DIR);
     int options = 0;
     for (char *name = strtok(names->out, "\n"); name; name = strtok(NULL, "\n"), options++) {
         char roff[128] = "";

@@ -28,6 +28,8 @@ static const char *allowed_for(const char *dir)
         {"fast", "fast core os "},
         {"buddy", "buddy core os "},
         {"front", "front core os list family fast buddy "},
+        /* The command drives the library from outside: public headers only. */
+        {"cli", "cli "},
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (strcmp(rules[i].dir, dir) == 0) return rules[i].allowed;
@@ -112,6 +114,11 @@ Test(layout, engines_include_no_front_header_and_no_other_engine)
     cr_expect_eq(check_dir("family"), 0);
     cr_expect_eq(check_dir("fast"), 0);
     cr_expect_eq(check_dir("buddy"), 0);
+}
+
+Test(layout, the_command_includes_nothing_of_the_library)
+{
+    cr_expect_eq(check_dir("cli"), 0);
 }
 
 Test(layout, the_engine_contract_sits_in_core)

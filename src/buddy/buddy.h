@@ -12,6 +12,7 @@
 
 #include "core/compiler.h"
 #include "core/lock.h"
+#include "core/walk.h"
 
 /* ---- Limits ------------------------------------------------------------------------------ */
 
@@ -103,6 +104,8 @@ typedef struct buddy_arena {
     uint64_t malloc_calls;                  /* small allocations served */
     uint64_t free_calls;                    /* small blocks freed */
     uint64_t realloc_in_place;              /* reallocs answered without moving */
+    uint64_t series_bytes;                  /* bytes allocated and freed since the last
+                                               time-series note (core/series.h) */
     uint32_t index;                         /* position in buddy_arenas (the page map says it) */
 } buddy_arena_t;
 
@@ -238,6 +241,14 @@ typedef struct {
     uint64_t brk_failed;      /* 1 once the break refused to grow */
 } buddy_sbrk_stats_t;
 void buddy_sbrk_stats(buddy_sbrk_stats_t *out);
+/* Pages the break has given the heap, read without the lock (time-series figures). */
+uint64_t buddy_sbrk_pages_relaxed(void);
+/* For the heap walk: the heap's lock (taken after every arena lock, as fork takes them), and
+ * the pooled pages, each with whether its memory is still resident; visit returns false to
+ * stop (then so does the iteration). */
+void buddy_sbrk_lock(void);
+void buddy_sbrk_unlock(void);
+bool buddy_sbrk_each_pooled(bool (*visit)(uintptr_t page, bool resident, void *arg), void *arg);
 
 /* ---- Arenas (buddy_arena.c) ---------------------------------------------------------------- */
 
@@ -281,6 +292,10 @@ static inline uint8_t buddy_heap_page_entry(const buddy_arena_t *arena)
 bool buddy_pagemap_set(const void *addr, size_t size, uint8_t entry);
 /* The entry of the page holding addr. Never faults, whatever addr is. */
 uint8_t buddy_pagemap_get(const void *addr);
+/* Calls visit with the address of every page whose kind is kind, in address order, without a
+ * lock (entries may change under it: callers hold whatever lock guards that kind's marks);
+ * false when visit stopped it. */
+bool buddy_pagemap_each(uint8_t kind, bool (*visit)(uintptr_t page, void *arg), void *arg);
 
 /* ---- Large blocks (buddy_large.c): mapped directly, with a small cache ---------------------- */
 
@@ -309,5 +324,29 @@ void buddy_large_shrink(buddy_block_t *tag, size_t size);
 /* Unmaps every cached mapping; true when there was one. */
 bool buddy_large_trim(void);
 void buddy_large_stats(buddy_large_stats_t *out);
+
+/* One mapping as the heap walk sees it. */
+typedef struct {
+    uintptr_t start;   /* the mapping (its record) */
+    size_t length;     /* bytes mapped */
+    uintptr_t payload; /* the block handed out */
+    size_t usable;     /* its usable bytes */
+    bool cached;       /* freed and kept in the cache for reuse */
+} buddy_large_view_t;
+/* Visits every large mapping, in use or cached, in address order, under the large blocks'
+ * lock; false when visit stopped it. */
+bool buddy_large_walk(bool (*visit)(const buddy_large_view_t *view, void *arg), void *arg);
+
+/* ---- The heap walk (buddy_walk.c) ---------------------------------------------------------- */
+
+/* Every segment (the sbrk heap, each chunk, each large mapping), page and block of the engine
+ * (an hk_walker_t). Holds every arena's lock and the heap's while it walks the small blocks,
+ * then the large blocks' lock. */
+bool buddy_walk(hk_block_visitor_t visitor, void *arg, int max_level);
+
+/* The figures of the time series (core/series.h): bytes of blocks in use (large mappings
+ * included) and bytes held from the kernel (heap pages, chunks, large mappings in use). Reads
+ * the counters without locks: a note may be a block or two off, never a page. */
+void buddy_series_figures(uint64_t *live_bytes, uint64_t *mapped_bytes);
 
 #endif

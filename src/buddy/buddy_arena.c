@@ -7,6 +7,7 @@
 #include <sched.h>
 
 #include "buddy/buddy.h"
+#include "core/series.h"
 
 /* Tries on other arenas before waiting for one's lock. */
 #define ARENA_TRIES    4
@@ -43,6 +44,8 @@ unsigned buddy_arena_count(void)
         hk_lock_register(&buddy_arenas[i].lock);
     }
     buddy_sbrk_register_lock();
+    /* The time series is noted under arena locks (with a trylock): its lock comes last. */
+    hk_series_register_lock();
     __atomic_store_n(&arena_count, count, __ATOMIC_RELEASE);
     return count;
 }

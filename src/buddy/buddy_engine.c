@@ -12,6 +12,7 @@
 #include "core/fatal.h"
 #include "core/fmt.h"
 #include "core/options.h"
+#include "core/series.h"
 #include "core/stats.h"
 #include "core/engine.h"
 #include "os/sys.h"
@@ -54,6 +55,22 @@ static HK_NOINLINE HK_COLD void check_after(buddy_arena_t *arena, const void *p,
         hk_fatal("heap corrupted (%s) near %p in %s()", why, p, who);
 }
 
+/* The time series (core/series.h): a note per HK_SERIES_STEP_BYTES allocated and freed in an
+ * arena, counted under its lock. */
+static HK_NOINLINE HK_COLD void series_note(buddy_arena_t *arena)
+{
+    arena->series_bytes = 0;
+    uint64_t live, mapped;
+    buddy_series_figures(&live, &mapped);
+    hk_series_note(live, mapped);
+}
+
+static inline void series_count(buddy_arena_t *arena, unsigned level)
+{
+    arena->series_bytes += buddy_order_bytes(level);
+    if (hk_unlikely(arena->series_bytes >= HK_SERIES_STEP_BYTES)) series_note(arena);
+}
+
 /* status: BLOCK_USED, or BLOCK_USED_ALIGNED; set under the lock, since a free of the block's
  * buddy in another thread reads it there. */
 static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
@@ -62,6 +79,7 @@ static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
     buddy_block_t *block = buddy_alloc_block(arena, level);
     if (block) block->status = status;
     arena->malloc_calls++;
+    series_count(arena, level);
     if (hk_unlikely(checked()) && block) check_after(arena, block, "malloc");
     buddy_arena_unlock(arena);
     return block;
@@ -193,6 +211,7 @@ static void small_free(const void *p, found_t found, const char *who)
     buddy_arena_lock(arena);
     if (hk_unlikely(found.block->status != expected)) report_freed(p, who);
     if (found.kind == FOUND_ALIGNED) found.tag->status = TAG_ALIGNED_FREED;
+    series_count(arena, found.block->level);
     bool still_ours = buddy_free_block(arena, found.block);
     arena->free_calls++;
     if (hk_unlikely(checked()) && still_ours) check_after(arena, found.block, who);
@@ -278,6 +297,13 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
         return p;
     }
     return realloc_move(p, found, usable, size, who);
+}
+
+/* ---- Heap walk ------------------------------------------------------------------------------ */
+
+bool hk_engine_walk(hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    return buddy_walk(visitor, arg, max_level);
 }
 
 /* ---- Trim, statistics ----------------------------------------------------------------------- */

@@ -7,11 +7,16 @@
  * A small cache keeps recently freed plain mappings (up to LARGE_CACHE_SLOTS, each at most
  * LARGE_CACHE_ENTRY_MAX_BYTES) so programs that free and allocate the same sizes do not pay an
  * mmap and munmap each time. A cached mapping keeps its page-map mark and a FREED tag, so a
- * second free of it is reported as a double free. */
+ * second free of it is reported as a double free.
+ *
+ * The heap walk finds mappings through their page-map marks (buddy_large_walk), so a mark is
+ * set and cleared only under large_lock, and a mapping is unmapped only after its mark is gone:
+ * a walk holding the lock reads only mappings that stay mapped. */
 #include <string.h>
 
 #include "buddy/buddy.h"
 #include "core/checked.h"
+#include "core/series.h"
 #include "core/stats.h"
 #include "os/sys.h"
 
@@ -30,7 +35,7 @@ typedef struct {
     size_t length; /* its bytes */
 } cache_entry_t;
 
-static hk_lock_t large_lock = HK_LOCK_INIT; /* guards the cache */
+static hk_lock_t large_lock = HK_LOCK_INIT; /* guards the cache and the page-map marks */
 static cache_entry_t cache[LARGE_CACHE_SLOTS];
 static unsigned cache_count;
 static size_t cache_bytes;
@@ -39,6 +44,16 @@ static buddy_large_stats_t stats; /* updated with relaxed atomics */
 static inline large_record_t *record_of(const buddy_block_t *tag)
 {
     return (large_record_t *)tag->next;
+}
+
+/* Sets the page-map mark of the page holding tag, under large_lock (see the top). */
+static bool large_mark(const buddy_block_t *tag, uint8_t entry)
+{
+    hk_lock_register(&large_lock);
+    hk_lock(&large_lock);
+    bool marked = buddy_pagemap_set(tag, 1, entry);
+    hk_unlock(&large_lock);
+    return marked;
 }
 
 /* Takes the smallest cached mapping of at least length bytes and at most twice that. */
@@ -77,6 +92,7 @@ static bool cache_put(void *start, size_t length)
     while (cache_count && (cache_count == LARGE_CACHE_SLOTS ||
                            cache_bytes + length > LARGE_CACHE_TOTAL_MAX_BYTES)) {
         evicted[evicted_count++] = cache[0];
+        buddy_pagemap_set((char *)cache[0].start + sizeof(large_record_t), 1, PAGE_NOT_OURS);
         cache_bytes -= cache[0].length;
         memmove(&cache[0], &cache[1], (cache_count - 1) * sizeof cache[0]);
         cache_count--;
@@ -88,13 +104,16 @@ static bool cache_put(void *start, size_t length)
     hk_stat_add(&stats.cached_bytes, length);
     for (unsigned i = 0; i < evicted_count; i++) {
         hk_stat_sub(&stats.cached_bytes, evicted[i].length);
-        buddy_pagemap_set((char *)evicted[i].start + sizeof(large_record_t), 1, PAGE_NOT_OURS);
         sys_unmap(evicted[i].start, evicted[i].length);
     }
     return true;
 }
 
-/* Counts a block as in use, or as no longer in use, in the figures of its kind. */
+/* Bytes of large blocks allocated and freed since the last time-series note. */
+static uint64_t series_bytes;
+
+/* Counts a block as in use, or as no longer in use, in the figures of its kind; every
+ * HK_SERIES_STEP_BYTES of them, a time-series note (core/series.h). */
 static void count_live(const large_record_t *record, size_t length, bool in_use)
 {
     void (*change)(uint64_t *, uint64_t) = in_use ? hk_stat_add : hk_stat_sub;
@@ -103,6 +122,12 @@ static void count_live(const large_record_t *record, size_t length, bool in_use)
     if (record->heap_like) {
         change(&stats.live_small, 1);
         change(&stats.live_small_bytes, length);
+    }
+    if (__atomic_add_fetch(&series_bytes, length, __ATOMIC_RELAXED) >= HK_SERIES_STEP_BYTES &&
+        __atomic_exchange_n(&series_bytes, 0, __ATOMIC_RELAXED) >= HK_SERIES_STEP_BYTES) {
+        uint64_t live, mapped;
+        buddy_series_figures(&live, &mapped);
+        hk_series_note(live, mapped);
     }
 }
 
@@ -135,16 +160,16 @@ void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zer
             ? (char *)start + prefix
             : (char *)hk_align_up_small((uintptr_t)start + BUDDY_LARGE_PREFIX_BYTES, alignment);
     buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
-    if (fresh && !buddy_pagemap_set(tag, 1, PAGE_LARGE_TAG)) {
-        sys_unmap(start, length);
-        return NULL;
-    }
     large_record_t *record = start;
     record->length = length;
     record->heap_like = heap_like;
     tag->status = TAG_LARGE;
     tag->level = LEVEL_LARGE;
     tag->next = start;
+    if (fresh && !large_mark(tag, PAGE_LARGE_TAG)) {
+        sys_unmap(start, length);
+        return NULL;
+    }
     if (zeroed && !fresh) memset(payload, 0, size);
     hk_stat_add(&stats.allocs, 1);
     count_live(record, length, true);
@@ -160,7 +185,7 @@ void buddy_large_free(buddy_block_t *tag)
     count_live(record, length, false);
     bool plain = (char *)tag == (char *)record + sizeof(large_record_t);
     if (plain && cache_put(record, length)) return;
-    buddy_pagemap_set(tag, 1, PAGE_NOT_OURS);
+    large_mark(tag, PAGE_NOT_OURS);
     sys_unmap(record, length);
 }
 
@@ -179,7 +204,11 @@ void buddy_large_shrink(buddy_block_t *tag, size_t size)
     if (length >= record->length) return;
     size_t cut = record->length - length;
     if (sys_unmap((char *)record + length, cut) != 0) return;
+    /* A walk reads the length under the lock (it never reads the tail). */
+    hk_lock_register(&large_lock);
+    hk_lock(&large_lock);
     record->length = length;
+    hk_unlock(&large_lock);
     hk_stat_sub(&stats.live_bytes, cut);
     if (record->heap_like) hk_stat_sub(&stats.live_small_bytes, cut);
     hk_stat_add(&stats.shrunk, 1);
@@ -192,13 +221,14 @@ bool buddy_large_trim(void)
     hk_lock(&large_lock);
     unsigned count = cache_count;
     memcpy(all, cache, count * sizeof cache[0]);
+    for (unsigned i = 0; i < count; i++)
+        buddy_pagemap_set((char *)all[i].start + sizeof(large_record_t), 1, PAGE_NOT_OURS);
     cache_count = 0;
     cache_bytes = 0;
     hk_unlock(&large_lock);
     for (unsigned i = 0; i < count; i++) {
         hk_stat_sub(&stats.cached, 1);
         hk_stat_sub(&stats.cached_bytes, all[i].length);
-        buddy_pagemap_set((char *)all[i].start + sizeof(large_record_t), 1, PAGE_NOT_OURS);
         sys_unmap(all[i].start, all[i].length);
     }
     return count > 0;
@@ -216,4 +246,61 @@ void buddy_large_stats(buddy_large_stats_t *out)
     out->cached_bytes = __atomic_load_n(&stats.cached_bytes, __ATOMIC_RELAXED);
     out->cache_hits = __atomic_load_n(&stats.cache_hits, __ATOMIC_RELAXED);
     out->shrunk = __atomic_load_n(&stats.shrunk, __ATOMIC_RELAXED);
+}
+
+/* ---- The heap walk ------------------------------------------------------------------------ */
+
+/* Where the tag of a mapping can sit in the page that holds it: at +16 (plain blocks, after
+ * the record), at alignment - 16 (alignments up to a page, payload at start + alignment), or
+ * at the page's last 16 bytes (bigger alignments: the payload starts the next page). */
+static const uint16_t TAG_OFFSETS[] = {16, 48, 112, 240, 496, 1008, 2032, 4080};
+
+/* The tag in the marked page, or NULL. Bytes before the tag in its page are the record or
+ * untouched zeros, never program data, so the first sound candidate is the tag. */
+static const buddy_block_t *tag_in_page(uintptr_t page)
+{
+    size_t page_bytes = sys_page_size();
+    for (unsigned i = 0; i < HK_ARRAY_LEN(TAG_OFFSETS) && TAG_OFFSETS[i] < page_bytes; i++) {
+        const buddy_block_t *tag = (const buddy_block_t *)(page + TAG_OFFSETS[i]);
+        if ((tag->status != TAG_LARGE && tag->status != TAG_LARGE_FREED) ||
+            tag->level != LEVEL_LARGE)
+            continue;
+        const large_record_t *record = record_of(tag);
+        if ((uintptr_t)record % page_bytes != 0 || (uintptr_t)record > (uintptr_t)tag ||
+            (uintptr_t)tag - (uintptr_t)record >= record->length)
+            continue;
+        return tag;
+    }
+    return NULL;
+}
+
+typedef struct {
+    bool (*visit)(const buddy_large_view_t *view, void *arg);
+    void *arg;
+} large_walk_t;
+
+static bool large_walk_page(uintptr_t page, void *arg)
+{
+    large_walk_t *walk = arg;
+    const buddy_block_t *tag = tag_in_page(page);
+    if (!tag) return true;
+    const large_record_t *record = record_of(tag);
+    buddy_large_view_t view = {
+        .start = (uintptr_t)record,
+        .length = record->length,
+        .payload = (uintptr_t)tag + BUDDY_HEADER_BYTES,
+        .usable = buddy_large_usable(tag),
+        .cached = tag->status == TAG_LARGE_FREED,
+    };
+    return walk->visit(&view, walk->arg);
+}
+
+bool buddy_large_walk(bool (*visit)(const buddy_large_view_t *view, void *arg), void *arg)
+{
+    large_walk_t walk = {visit, arg};
+    hk_lock_register(&large_lock);
+    hk_lock(&large_lock);
+    bool complete = buddy_pagemap_each(PAGE_LARGE_TAG, large_walk_page, &walk);
+    hk_unlock(&large_lock);
+    return complete;
 }

@@ -74,3 +74,23 @@ uint8_t buddy_pagemap_get(const void *addr)
     uint8_t *e = entry(page, false);
     return e ? __atomic_load_n(e, __ATOMIC_ACQUIRE) : PAGE_NOT_OURS;
 }
+
+bool buddy_pagemap_each(uint8_t kind, bool (*visit)(uintptr_t page, void *arg), void *arg)
+{
+    for (size_t top = 0; top < HK_ARRAY_LEN(top_table); top++) {
+        mid_table_t *m = __atomic_load_n(&top_table[top], __ATOMIC_ACQUIRE);
+        if (!m) continue;
+        for (size_t mid = 0; mid < HK_ARRAY_LEN(m->leaf); mid++) {
+            uint8_t *leaf = __atomic_load_n(&m->leaf[mid], __ATOMIC_ACQUIRE);
+            if (!leaf) continue;
+            for (size_t low = 0; low < (size_t)1 << LEAF_BITS; low++) {
+                if (buddy_page_kind(__atomic_load_n(&leaf[low], __ATOMIC_ACQUIRE)) != kind)
+                    continue;
+                uintptr_t page_number =
+                    (uintptr_t)top << (MID_BITS + LEAF_BITS) | (uintptr_t)mid << LEAF_BITS | low;
+                if (!visit(page_number << PAGE_SHIFT, arg)) return false;
+            }
+        }
+    }
+    return true;
+}

@@ -136,7 +136,8 @@ static char *heap_grow(void)
     }
     if (!buddy_sbrk_lo) __atomic_store_n(&buddy_sbrk_lo, start, __ATOMIC_RELEASE);
     __atomic_store_n(&buddy_sbrk_hi, start + step, __ATOMIC_RELEASE);
-    heap.pages += step / BUDDY_PAGE_BYTES;
+    /* Atomic: the time series reads it without the lock. */
+    __atomic_store_n(&heap.pages, heap.pages + step / BUDDY_PAGE_BYTES, __ATOMIC_RELAXED);
     for (uintptr_t extra = start + BUDDY_PAGE_BYTES; extra < start + step;
          extra += BUDDY_PAGE_BYTES)
         if (pool_reserve()) pool_push((char *)extra);
@@ -196,4 +197,30 @@ void buddy_sbrk_stats(buddy_sbrk_stats_t *out)
     out->pooled_resident = heap.pool_resident;
     out->brk_failed = __atomic_load_n(&brk_failed, __ATOMIC_RELAXED);
     hk_unlock(&heap_lock);
+}
+
+uint64_t buddy_sbrk_pages_relaxed(void)
+{
+    return __atomic_load_n(&heap.pages, __ATOMIC_RELAXED);
+}
+
+/* ---- For the heap walk ---------------------------------------------------------------------- */
+
+void buddy_sbrk_lock(void)
+{
+    hk_lock(&heap_lock);
+}
+
+void buddy_sbrk_unlock(void)
+{
+    hk_unlock(&heap_lock);
+}
+
+bool buddy_sbrk_each_pooled(bool (*visit)(uintptr_t page, bool resident, void *arg), void *arg)
+{
+    for (size_t i = 0; i < heap.pool_count; i++) {
+        uintptr_t entry = heap.pool[i];
+        if (!visit(entry & ~POOL_DECOMMITTED, !(entry & POOL_DECOMMITTED), arg)) return false;
+    }
+    return true;
 }

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "heapkit.h"
+
 struct mallinfo2;
 
 /* A block of at least size bytes (size may be 0: a unique pointer). */
@@ -50,6 +52,13 @@ void hk_engine_mallinfo(struct mallinfo2 *out);
 /* Writes the engine's statistics (and the kernel layer's) to fd, as text or as one JSON
  * object. Never allocates. */
 void hk_engine_stats_print(int fd, bool json);
+
+/* Walks the engine's heap (core/walk.h: an hk_walker_t): every segment, page and block down to
+ * max_level, parents before children, without allocating, under the engine's locks (the
+ * visitor must not call the allocator). False when the visitor stopped it. The front end builds
+ * HEAPKIT_MAP_FILE, the dump set (HEAPKIT_DUMP_DIR) and libheapkit's hk_visit_blocks and
+ * hk_map_dump on it. */
+bool hk_engine_walk(hk_block_visitor_t visitor, void *arg, int max_level);
 
 /* The engine's name for reports ("heapkit", "heapkit-buddy"). */
 extern const char hk_engine_name[];

@@ -10,7 +10,10 @@
 #include "heapkit.h"
 
 /* An engine's walk: visits its items down to max_level (hk_level_t); false when the visitor
- * stopped it. */
+ * stopped it. Walks never allocate and run under the engine's locks, so a visitor must not call
+ * that engine (malloc, free) and should be quick; writing to a file descriptor is fine. Items
+ * nest by level: a segment, then its pages and their blocks; an engine without pages (the list
+ * heap, the page families) goes from a segment straight to its blocks. */
 typedef bool (*hk_walker_t)(hk_block_visitor_t visitor, void *arg, int max_level);
 
 /* Writes one JSON object describing the heap to fd:

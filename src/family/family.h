@@ -44,6 +44,11 @@ void family_print_memory_usage(const char *name);
 void family_print_block_usage(void);
 size_t family_usage_json(char *buf, size_t cap);
 
+/* walk.c: the heap walk (core/walk.h's hk_walker_t): every VM page as a segment, then its
+ * blocks; one family's lock at a time. */
+#include "heapkit.h"
+bool family_walk(hk_block_visitor_t visitor, void *arg, int max_level);
+
 /* check.c: walks every family, page and block and verifies the invariants; on the first
  * violation prints one line on stderr and returns false. */
 bool family_check(void);

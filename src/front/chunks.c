@@ -74,6 +74,15 @@ void chunks_stats(list_stats_t *out)
     hk_unlock(&chunks_lock);
 }
 
+bool chunks_walk(hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    hk_lock(&chunks_lock);
+    chunks_start();
+    bool complete = list_visit(&heap, visitor, arg, max_level);
+    hk_unlock(&chunks_lock);
+    return complete;
+}
+
 HK_EXPORT memory_chunk_t *initialize_dynamic_memory(void)
 {
     hk_lock(&chunks_lock);

@@ -16,4 +16,10 @@ void chunks_stats(list_stats_t *out);
 list_heap_t *pool_heap(void);
 void pool_stats(list_stats_t *out);
 
+/* Each heap's walk (core/walk.h's hk_walker_t, over list_visit), under its front end's lock
+ * (osmem has none: spec 001 is single-threaded). */
+bool osmem_walk(hk_block_visitor_t visitor, void *arg, int max_level);
+bool chunks_walk(hk_block_visitor_t visitor, void *arg, int max_level);
+bool pool_walk(hk_block_visitor_t visitor, void *arg, int max_level);
+
 #endif

@@ -59,6 +59,11 @@ void osmem_stats(list_stats_t *out)
     list_stats(osmem_heap(), out);
 }
 
+bool osmem_walk(hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    return list_visit(osmem_heap(), visitor, arg, max_level);
+}
+
 /* A block for size bytes: mapped when payload + header reach threshold, else from the heap. */
 static void *osmem_alloc(size_t size, size_t threshold)
 {

@@ -69,6 +69,14 @@ void pool_stats(list_stats_t *out)
     hk_unlock(&pool_lock);
 }
 
+bool pool_walk(hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    pool_enter();
+    bool complete = list_visit(&heap, visitor, arg, max_level);
+    hk_unlock(&pool_lock);
+    return complete;
+}
+
 HK_EXPORT void init_pool(size_t size)
 {
     size_t payload;

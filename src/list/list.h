@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/stats.h"
+#include "core/walk.h"
 
 /* Every layout keeps `size_t size` at offset 0 and `int status` at offset 8; the link fields
  * and the status values vary by seed. */
@@ -150,6 +151,15 @@ char *list_lookup(const list_heap_t *heap, const void *payload);
 
 /* Calls visit for every block of the list, in list order, then for every mapped block. */
 void list_walk(const list_heap_t *heap, void (*visit)(const char *block, void *arg), void *arg);
+
+/* The heap walk (core/walk.h): each run of touching blocks (the brk heap's extent, extents when
+ * others moved the break in between, each mmap region) is a segment labelled "brk heap" or
+ * "mmap region", followed by its blocks; each block with its own mapping is a segment "mapped
+ * block" with that block. Blocks span header and payload (address = header, size = header +
+ * payload, block_size = payload); segments count bytes (used_blocks = bytes of blocks in use,
+ * free_blocks = bytes of free blocks, headers included). Front ends wrap it into their own
+ * hk_walker_t under their lock. False when the visitor stopped it. */
+bool list_visit(const list_heap_t *heap, hk_block_visitor_t visitor, void *arg, int max_level);
 
 /* Checks the invariants: links agree both ways, statuses valid, sizes and payloads aligned,
  * blocks never overlap, no two adjacent free blocks when coalesce_on_free, every block inside

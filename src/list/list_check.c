@@ -1,4 +1,4 @@
-/* The list heap's read-only side: lookup, heap walk, invariant checker and statistics. */
+/* The list heap's read-only side: lookup, heap walks, invariant checker and statistics. */
 #include "core/fmt.h"
 #include "list/list.h"
 
@@ -22,6 +22,71 @@ void list_walk(const list_heap_t *heap, void (*visit)(const char *block, void *a
 {
     for (char *b = heap->head; b; b = list_next(heap, b)) visit(b, arg);
     for (char *b = heap->mapped; b; b = list_next(heap, b)) visit(b, arg);
+}
+
+/* ---- The heap walk (list.h: list_visit) ------------------------------------------------- */
+
+typedef struct {
+    hk_block_visitor_t visitor;
+    void *arg;
+} visit_t;
+
+static bool visit_item(visit_t *v, hk_level_t level, bool in_use, const char *address,
+                       size_t size, size_t block_size, size_t used, size_t free, const char *label)
+{
+    hk_block_info_t info = {
+        .level = (uint8_t)level,
+        .state = (uint8_t)(in_use ? HK_STATE_USED : HK_STATE_FREE),
+        .address = (uintptr_t)address,
+        .size = size,
+        .block_size = block_size,
+        .used_blocks = used,
+        .free_blocks = free,
+        .label = label,
+    };
+    return v->visitor(&info, v->arg);
+}
+
+static bool visit_block(const list_heap_t *heap, visit_t *v, const char *block)
+{
+    size_t header = heap->cfg.layout.header_size;
+    return visit_item(v, HK_LEVEL_BLOCK, list_status(block) != heap->cfg.layout.status_free,
+                      block, header + list_size(block), list_size(block), 0, 0, "block");
+}
+
+bool list_visit(const list_heap_t *heap, hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    visit_t v = {visitor, arg};
+    const char *label = heap->cfg.backing == LIST_BACKING_BRK ? "brk heap" : "mmap region";
+    for (const char *first = heap->head; first;) {
+        /* The run starting at first: blocks that touch, counted before they are visited. */
+        size_t used = 0, free = 0;
+        const char *last = first;
+        for (const char *b = first; b; b = list_next(heap, b)) {
+            if (b != first && b != end_of(heap, last)) break;
+            size_t bytes = heap->cfg.layout.header_size + list_size(b);
+            *(list_status(b) == heap->cfg.layout.status_free ? &free : &used) += bytes;
+            last = b;
+        }
+        const char *end = end_of(heap, last);
+        if (!visit_item(&v, HK_LEVEL_SEGMENT, used != 0, first, (size_t)(end - first), 0, used,
+                        free, label))
+            return false;
+        const char *after = list_next(heap, last);
+        if (max_level >= HK_LEVEL_BLOCK)
+            for (const char *b = first; b != after; b = list_next(heap, b))
+                if (!visit_block(heap, &v, b)) return false;
+        first = after;
+    }
+    for (const char *b = heap->mapped; b; b = list_next(heap, b)) {
+        size_t bytes = heap->cfg.layout.header_size + list_size(b);
+        if (!visit_item(&v, HK_LEVEL_SEGMENT, true, b, bytes, 0, bytes, 0, "mapped block"))
+            return false;
+        if (max_level >= HK_LEVEL_BLOCK &&
+            !visit_item(&v, HK_LEVEL_BLOCK, true, b, bytes, list_size(b), 0, 0, "mapped block"))
+            return false;
+    }
+    return true;
 }
 
 static const list_region_t *region_of(const list_heap_t *heap, const char *block)
