@@ -88,7 +88,8 @@ typedef struct hk_block_info {
     const char *label;    /* what it is, a static string ("small segment", "huge span", ...) */
 } hk_block_info_t;
 
-/* Return false to stop the walk. */
+/* Return false to stop the walk. The visitor runs under the allocator's locks: it must not
+ * allocate or free (write what it learns to a file or a buffer of its own). */
 typedef bool (*hk_block_visitor_t)(const hk_block_info_t *info, void *arg);
 
 /* Walks the heap down to max_level (HK_LEVEL_PAGE keeps big heaps quick; HK_LEVEL_BLOCK visits

@@ -32,6 +32,11 @@ $(BUILD)/tests/test_fast_huge: $(BUILD)/tests-san/test_fast_huge.o $(call san,$(
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
+# The heap walk and map: the engine linked directly.
+$(BUILD)/tests/test_fast_walk: $(BUILD)/tests-san/test_fast_walk.o $(call san,$(FAST_SRC)) $(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
 # A program's own heaps: the engine and the hk_* API linked directly.
 $(BUILD)/tests/test_fast_heaps: $(BUILD)/tests-san/test_fast_heaps.o $(call san,$(FAST_SRC)) \
 		$(call san,src/front/hk_api.c) $(LOWER_SAN)
@@ -40,4 +45,5 @@ $(BUILD)/tests/test_fast_heaps: $(BUILD)/tests-san/test_fast_heaps.o $(call san,
 
 LIBS     += $(BUILD_LIB)/libheapkit.so $(BUILD_LIB)/libheapkit.a
 HEADERS  += include/heapkit.h
-TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge $(BUILD)/tests/test_fast_heaps
+TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge \
+	$(BUILD)/tests/test_fast_heaps $(BUILD)/tests/test_fast_walk

@@ -19,7 +19,8 @@
 
 #define HK_API                                                                                     \
     "hk_version", "hk_stats_print", "hk_stats_to_json", "hk_collect", "hk_trim", "hk_heap_new",     \
-        "hk_heap_malloc", "hk_heap_calloc", "hk_heap_realloc", "hk_heap_reset", "hk_heap_destroy"
+        "hk_heap_malloc", "hk_heap_calloc", "hk_heap_realloc", "hk_heap_reset", "hk_heap_destroy",      \
+        "hk_visit_blocks", "hk_map_dump"
 #define OSMEM_API  "os_malloc", "os_free", "os_calloc", "os_realloc"
 #define CHUNKS_API "allocate_memory", "free_memory", "chunk_split", "initialize_dynamic_memory"
 #define POOL_API   "custom_malloc", "custom_free", "init_pool", "print_free_list"

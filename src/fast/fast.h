@@ -19,6 +19,10 @@ bool fast_collect(bool force);
  * hk_warn and returns false. */
 bool fast_check(void);
 
+/* The heap walk (walk.c): every segment, page and block (see hk_visit_blocks). */
+#include "heapkit.h"
+bool fast_walk(hk_block_visitor_t visitor, void *arg, int max_level);
+
 /* A program's own heaps (hk_heap_* in heapkit.h): struct heap is the engine's heap type. */
 struct heap;
 struct heap *fast_heap_create(void);

@@ -208,7 +208,7 @@ size_t fast_stats_format(char *buf, size_t cap, bool json)
         APPEND(hk_stats_json(AT(buf, cap, used), "heaps", heap_stat_desc, heap_values,
                              FAST_HEAP_STAT_COUNT));
         APPEND(hk_snprintf(AT(buf, cap, used), ", "));
-        APPEND(hk_stats_json(AT(buf, cap, used), "engine", global_stat_desc, global_values,
+        APPEND(hk_stats_json(AT(buf, cap, used), "fast", global_stat_desc, global_values,
                              FAST_GLOBAL_STAT_COUNT));
         APPEND(hk_snprintf(AT(buf, cap, used), ", "));
         APPEND(hk_stats_sys_json(AT(buf, cap, used)));

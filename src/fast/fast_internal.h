@@ -14,6 +14,7 @@
 #include "core/lock.h"
 #include "core/stats.h"
 #include "fast/fast.h"
+#include "heapkit.h"
 
 /* ---- Limits -------------------------------------------------------------------------------- */
 
@@ -113,6 +114,8 @@ typedef struct segment {
     size_t map_size;      /* bytes mapped at the segment start */
     struct segment *next; /* heap segment list, abandoned list or huge cache */
     struct segment *prev;
+    struct segment *all_next;              /* every small and medium segment mapped (walks) */
+    struct segment *all_prev;
     uint64_t free_mask;                    /* pages not in use */
     uint64_t dirty_mask;                   /* free pages not yet returned to the OS */
     uint32_t page_count;                   /* pages in this segment */
@@ -185,6 +188,7 @@ struct heap {
     uint64_t classes_used[2];          /* classes that had a page in a queue since the last
                                           reset: loops over classes skip the others */
     uint32_t direct_ready;             /* the direct table has been filled once */
+    uint64_t series_live;              /* live bytes at this heap's last series point */
     uint32_t next_idle_check_ms;       /* when current pages are next checked for idleness */
     uint32_t now_ms;                   /* coarse clock, refreshed in the slow path */
     uint32_t next_purge_ms;            /* when the next purge pass is due */
@@ -322,10 +326,15 @@ uint16_t fast_registry_value_for(const heap_t *heap, unsigned kind);
 void fast_segment_list_remove(segment_t **list, segment_t *segment);
 void fast_segment_list_push(segment_t **list, segment_t *segment);
 void fast_segment_register_locks(void);
+/* Calls fn for every small and medium segment mapped (owned, abandoned or cached), holding the
+ * lock that keeps them mapped; stops when fn returns false. */
+bool fast_segment_each(bool (*fn)(segment_t *segment, void *arg), void *arg);
+bool fast_segment_is_cached(const segment_t *segment);
 void fast_heap_adopt_page(heap_t *heap, page_t *page); /* heap.c */
 void fast_heap_flush_remote(heap_t *heap);              /* heap.c */
 void fast_heap_drain_delayed(heap_t *heap);             /* heap.c */
 void fast_heap_drain_pooled(void);                      /* heap.c */
+void fast_series_note(heap_t *heap);                    /* heap.c */
 
 /* page.c */
 void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
@@ -373,6 +382,7 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
 void fast_huge_free_owned(heap_t *owner); /* every huge block of a program's own heap */
 bool fast_huge_owned_by(const segment_t *segment, const void *p, heap_t *owner);
 bool fast_huge_check(void);
+bool fast_huge_walk(hk_block_visitor_t visitor, void *arg, int max_level);
 void fast_huge_free(segment_t *segment, void *p, const char *who);
 bool fast_huge_trim(void);
 void fast_huge_tick(uint32_t now);

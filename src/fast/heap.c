@@ -8,6 +8,7 @@
 #include "core/checked.h"
 #include "core/fatal.h"
 #include "core/options.h"
+#include "core/series.h"
 #include "core/stats.h"
 #include "fast/fast_internal.h"
 #include "os/sys.h"
@@ -139,6 +140,7 @@ static void heap_register_locks(void)
         hk_lock_register(&heap_pool_lock);
         fast_segment_register_locks();
         fast_huge_register_locks();
+        hk_series_register_lock(); /* after ours, holding none */
     }
 }
 
@@ -296,9 +298,24 @@ static void heap_retire_idle_current_pages(heap_t *heap)
     }
 }
 
+/* A point of the live/mapped curve (core/series.h) whenever the live bytes moved by a step since
+ * this heap's last point. */
+void fast_series_note(heap_t *heap)
+{
+    uint64_t live = __atomic_load_n(&fast_global_stats[STAT_page_bytes_in_use], __ATOMIC_RELAXED) +
+                    __atomic_load_n(&fast_global_stats[STAT_huge_bytes_in_use], __ATOMIC_RELAXED);
+    uint64_t moved = live > heap->series_live ? live - heap->series_live : heap->series_live - live;
+    if (moved < HK_SERIES_STEP_BYTES) return;
+    heap->series_live = live;
+    sys_counters_t sys;
+    sys_counters(&sys);
+    hk_series_note(live, sys.mapped_bytes);
+}
+
 static void heap_tick(heap_t *heap)
 {
     heap->now_ms = fast_now_ms();
+    fast_series_note(heap);
     fast_huge_tick(heap->now_ms);
     fast_segment_cache_tick(heap->now_ms);
     if ((int32_t)(heap->now_ms - heap->next_idle_check_ms) >= 0) {

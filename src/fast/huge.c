@@ -529,6 +529,7 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
     hk_stat_add(&fast_global_stats[STAT_huge_allocs], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_blocks_in_use], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    fast_series_note(fast_tls.heap);
     return block;
 }
 
@@ -603,6 +604,7 @@ void fast_huge_free(segment_t *region, void *p, const char *who)
     huge_free_locked(region, span_checked(region, p, who), now);
     huge_maintain(now, false);
     hk_unlock(&huge_lock);
+    fast_series_note(fast_tls.heap);
 }
 
 void fast_huge_free_owned(heap_t *owner)
@@ -730,4 +732,57 @@ bool fast_huge_check(void)
         ok = huge_check_fail("resident total", NULL);
     hk_unlock(&huge_lock);
     return ok;
+}
+
+/* ---- Heap walk ----------------------------------------------------------------------------- */
+
+/* Every huge region, its spans and their blocks (see walk.c), under the huge lock. */
+bool fast_huge_walk(hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    bool going = true;
+    hk_lock(&huge_lock);
+    for (segment_t *region = regions; region && going; region = region->next) {
+        size_t used = 0;
+        for (huge_span_t *span = region_first_span(region); (uint8_t *)span < region_end(region);
+             span = (huge_span_t *)((uint8_t *)span + span->size))
+            if (!span_is_free(span)) used += span->size;
+        hk_block_info_t info = {.level = HK_LEVEL_SEGMENT,
+                                .state = used ? HK_STATE_USED : HK_STATE_FREE,
+                                .address = (uintptr_t)region,
+                                .size = region->map_size,
+                                .used_blocks = used,
+                                .free_blocks = region->map_size - used,
+                                .label = "huge region"};
+        going = visitor(&info, arg);
+        if (max_level < HK_LEVEL_PAGE) continue;
+        for (huge_span_t *span = region_first_span(region);
+             going && (uint8_t *)span < region_end(region);
+             span = (huge_span_t *)((uint8_t *)span + span->size)) {
+            bool in_use = !span_is_free(span);
+            hk_block_info_t page = {
+                .level = HK_LEVEL_PAGE,
+                .state = in_use                              ? HK_STATE_USED
+                         : span->committed > HUGE_SPAN_BYTES ? HK_STATE_FREE
+                                                             : HK_STATE_PURGED,
+                .address = (uintptr_t)span,
+                .size = span->size,
+                .block_size = span->usable,
+                .used_blocks = in_use,
+                .free_blocks = !in_use,
+                .label = in_use ? "huge span" : "free span"};
+            going = visitor(&page, arg);
+            if (going && in_use && max_level >= HK_LEVEL_BLOCK) {
+                hk_block_info_t block = {.level = HK_LEVEL_BLOCK,
+                                         .state = HK_STATE_USED,
+                                         .address = (uintptr_t)span_block(span),
+                                         .size = span->usable,
+                                         .block_size = span->usable,
+                                         .used_blocks = 1,
+                                         .label = "huge block"};
+                going = visitor(&block, arg);
+            }
+        }
+    }
+    hk_unlock(&huge_lock);
+    return going;
 }

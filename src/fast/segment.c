@@ -16,6 +16,11 @@ uint16_t fast_registry[REGISTRY_SIZE];
  * kept mapped (their pages decommitted) for the next heap that needs one, so short-lived threads
  * cost neither mmap nor munmap. Both under abandoned_lock. */
 static hk_lock_t abandoned_lock = HK_LOCK_INIT;
+/* Every small and medium segment mapped, for heap walks: linked when mapped, unlinked before
+ * the unmap, all under segments_lock. A walk holding it may take abandoned_lock (never the
+ * other way round), so it comes first in the fork registry. */
+static hk_lock_t segments_lock = HK_LOCK_INIT;
+static segment_t *all_segments;
 static segment_t *abandoned[2];
 static segment_t *segment_cache;
 static unsigned segment_cache_count;
@@ -182,8 +187,14 @@ static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
         memcpy(retired_ms, segment->retired_ms, sizeof retired_ms);
     }
     /* Up to the first decommitted byte: the header, and the start of page 0 that shares its
-     * last OS page, so a clean page may claim to read as zero. */
+     * last OS page, so a clean page may claim to read as zero. (Its links in the list of every
+     * segment stay: it is still mapped.) */
+    hk_lock(&segments_lock);
+    segment_t *all_next = segment->all_next, *all_prev = segment->all_prev;
     memset(segment, 0, body);
+    segment->all_next = all_next;
+    segment->all_prev = all_prev;
+    hk_unlock(&segments_lock);
     if (*dirty) memcpy(segment->retired_ms, retired_ms, sizeof retired_ms);
     return segment;
 }
@@ -227,6 +238,48 @@ void fast_segment_cache_tick(uint32_t now)
 }
 
 /* Unmaps every cached segment (trim). */
+static void segment_remember(segment_t *segment)
+{
+    hk_lock(&segments_lock);
+    segment->all_prev = NULL;
+    segment->all_next = all_segments;
+    if (all_segments) all_segments->all_prev = segment;
+    all_segments = segment;
+    hk_unlock(&segments_lock);
+}
+
+static void segment_forget(segment_t *segment)
+{
+    hk_lock(&segments_lock);
+    if (segment->all_prev)
+        segment->all_prev->all_next = segment->all_next;
+    else
+        all_segments = segment->all_next;
+    if (segment->all_next) segment->all_next->all_prev = segment->all_prev;
+    hk_unlock(&segments_lock);
+}
+
+bool fast_segment_each(bool (*fn)(segment_t *segment, void *arg), void *arg)
+{
+    bool going = true;
+    hk_lock(&segments_lock);
+    for (segment_t *segment = all_segments; segment && going; segment = segment->all_next)
+        going = fn(segment, arg);
+    hk_unlock(&segments_lock);
+    return going;
+}
+
+/* Whether an unowned segment is in the empty-segment cache (a walk's "cached" state). */
+bool fast_segment_is_cached(const segment_t *segment)
+{
+    bool cached = false;
+    hk_lock(&abandoned_lock);
+    for (const segment_t *s = segment_cache; s && !cached; s = s->next)
+        cached = s == segment;
+    hk_unlock(&abandoned_lock);
+    return cached;
+}
+
 void fast_segment_cache_flush(void)
 {
     hk_lock(&abandoned_lock);
@@ -237,6 +290,7 @@ void fast_segment_cache_flush(void)
     while (list) {
         segment_t *next = list->next;
         fast_registry_mark(list, REGISTRY_NONE);
+        segment_forget(list);
         sys_unmap(list, SEGMENT_SIZE);
         list = next;
     }
@@ -250,6 +304,7 @@ static segment_t *segment_map(heap_t *heap, unsigned kind)
         void *memory;
         if (sys_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE, &memory) != 0) return NULL;
         segment = memory; /* fresh mappings read as zero: only non-zero fields are set */
+        segment_remember(segment);
         hk_stat_add(&fast_global_stats[STAT_segments_mapped], 1);
     }
     unsigned shift = kind == SEGMENT_SMALL ? SMALL_PAGE_SHIFT : MEDIUM_PAGE_SHIFT;
@@ -287,6 +342,7 @@ static void segment_unmap(heap_t *heap, segment_t *segment)
      * finds nothing there and is reported. */
     if (!fast_options.check && segment_cache_put(segment)) return;
     fast_registry_mark(segment, REGISTRY_NONE);
+    segment_forget(segment);
     sys_unmap(segment, SEGMENT_SIZE);
     hk_stat_add(&fast_global_stats[STAT_segments_unmapped], 1);
 }
@@ -476,5 +532,6 @@ bool fast_segment_adopt_this(heap_t *heap, segment_t *segment)
 
 void fast_segment_register_locks(void)
 {
+    hk_lock_register(&segments_lock);
     hk_lock_register(&abandoned_lock);
 }

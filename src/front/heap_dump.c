@@ -23,16 +23,6 @@
 #include "core/series.h"
 #include "core/walk.h"
 
-/* An engine without a walk of its own yet gives an empty map (no items): libheapkit links this
- * until its engine defines hk_engine_walk, which then replaces it. */
-__attribute__((weak)) bool hk_engine_walk(hk_block_visitor_t visitor, void *arg, int max_level)
-{
-    (void)visitor;
-    (void)arg;
-    (void)max_level;
-    return true;
-}
-
 static int map_level(void)
 {
     long level = hk_env_long("HEAPKIT_MAP_LEVEL", HK_LEVEL_BLOCK);

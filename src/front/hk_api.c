@@ -3,7 +3,11 @@
 
 #include <errno.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "core/checked.h"
+#include "core/walk.h"
 
 #include "core/compiler.h"
 #include "fast/fast.h"
@@ -84,4 +88,20 @@ HK_EXPORT void hk_heap_reset(hk_heap_t *heap)
 HK_EXPORT void hk_heap_destroy(hk_heap_t *heap)
 {
     if (heap) fast_heap_clear((struct heap *)heap, true);
+}
+
+/* ---- Heap walks ------------------------------------------------------------------------------ */
+
+HK_EXPORT bool hk_visit_blocks(hk_block_visitor_t visitor, void *arg, int max_level)
+{
+    return hk_engine_walk(visitor, arg, max_level);
+}
+
+HK_EXPORT int hk_map_dump(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return errno;
+    int err = hk_map_write(fd, hk_engine_name, hk_engine_walk, HK_LEVEL_BLOCK);
+    if (close(fd) != 0 && !err) err = errno;
+    return err;
 }
