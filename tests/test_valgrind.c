@@ -34,8 +34,10 @@ static void slurp(const char *path, char *buf, size_t cap, bool *seen)
     fclose(f);
 }
 
-/* Runs dir_rel/name (relative to this binary's directory) with args under memcheck. */
-static void vg_run(vg_result_t *r, const char *dir_rel, const char *name, const char *args)
+/* Runs dir_rel/name (relative to this binary's directory) with args under memcheck, with
+ * preload_rel (relative to this binary's directory, or NULL) preloaded. */
+static void vg_run_preloaded(vg_result_t *r, const char *dir_rel, const char *name,
+                             const char *args, const char *preload_rel)
 {
     char self[4096], prog[4200];
     child_self_dir(self, sizeof self);
@@ -51,10 +53,21 @@ static void vg_run(vg_result_t *r, const char *dir_rel, const char *name, const 
              "exec valgrind --error-exitcode=99 --leak-check=full "
              "--errors-for-leak-kinds=definite -q --log-file=%s '%s' %s </dev/null",
              log_path, prog, args);
-    child_run(&r->run, command, NULL, VG_TIMEOUT_S);
+    char preload[4200];
+    const char *env[2] = {NULL, NULL};
+    if (preload_rel) {
+        snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s", self, preload_rel);
+        env[0] = preload;
+    }
+    child_run(&r->run, command, env, VG_TIMEOUT_S);
     slurp(log_path, r->log, sizeof r->log, &r->log_seen);
     unlink(log_path);
     rmdir(dir);
+}
+
+static void vg_run(vg_result_t *r, const char *dir_rel, const char *name, const char *args)
+{
+    vg_run_preloaded(r, dir_rel, name, args, NULL);
 }
 
 static void assert_clean(const char *dir_rel, const char *name, const char *args)
@@ -164,4 +177,46 @@ Test(valgrind, client_requests_report_a_read_after_custom_free)
 Test(valgrind, client_requests_report_a_write_after_free_memory)
 {
     assert_reported("chunks-use-after-free", "Invalid write of size 1");
+}
+
+/* libheapkit itself, built with client requests (make VALGRIND=1; the suite builds a copy in
+ * vg/): preloaded into a program under memcheck, its blocks are memcheck's heap blocks. Clean
+ * work must stay clean, and misuse inside heapkit memory is reported. */
+#define VG_LIBHEAPKIT "../vg/libheapkit.so"
+
+static void fast_reported(const char *mode, const char *report)
+{
+    vg_result_t *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    vg_run_preloaded(r, "", "helper_vg_malloc", mode, VG_LIBHEAPKIT);
+    cr_assert_eq(child_exit_code(&r->run), 99, "%s: memcheck reported nothing; log: %s", mode,
+                 r->log);
+    cr_assert_not_null(strstr(r->log, report), "%s: expected \"%s\" in: %s", mode, report, r->log);
+    free(r);
+}
+
+Test(valgrind, preloaded_libheapkit_with_client_requests_is_clean)
+{
+    vg_result_t *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    vg_run_preloaded(r, "", "helper_vg_malloc", "clean", VG_LIBHEAPKIT);
+    cr_assert_eq(child_exit_code(&r->run), 0, "exit %d; valgrind: %s; stderr: %s",
+                 child_exit_code(&r->run), r->log, r->run.err);
+    cr_assert_str_empty(r->log, "valgrind reported:\n%s", r->log);
+    free(r);
+}
+
+Test(valgrind, preloaded_libheapkit_reports_a_write_into_a_freed_small_block)
+{
+    fast_reported("small-use-after-free", "20 bytes inside a block of size 48 free'd");
+}
+
+Test(valgrind, preloaded_libheapkit_reports_a_write_into_a_freed_huge_block)
+{
+    fast_reported("huge-use-after-free", "5,000 bytes inside a block of size");
+}
+
+Test(valgrind, preloaded_libheapkit_reports_a_leaked_block)
+{
+    fast_reported("leak", "100 bytes in 1 blocks are definitely lost");
 }

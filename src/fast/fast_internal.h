@@ -13,6 +13,7 @@
 #include "core/compiler.h"
 #include "core/lock.h"
 #include "core/stats.h"
+#include "core/vg.h"
 #include "fast/fast.h"
 #include "heapkit.h"
 
@@ -341,6 +342,7 @@ void fast_page_init(segment_t *segment, page_t *page, unsigned size_class);
 bool fast_page_refill(page_t *page); /* local/thread frees or fresh blocks into free */
 bool fast_page_reuse(page_t *page);  /* local/thread frees into free */
 void fast_page_free_all(page_t *page); /* every carved block free again */
+void fast_page_vg_forget_live(page_t *page); /* memcheck: its live blocks freed (reset) */
 uint32_t fast_page_collect_thread_free(page_t *page);
 bool fast_page_mark_full(page_t *page); /* false: other threads freed into it meanwhile */
 void fast_page_unmark_full(page_t *page);
@@ -402,6 +404,7 @@ HK_INLINE block_t *page_pop(page_t *page, size_t zero_bytes)
     block_t *block = page->free;
     page->free = block->next;
     page->used++;
+    HK_VG_MALLOCLIKE(block, page->block_size, page->free_is_zero && zero_bytes);
     if (zero_bytes) {
         if (page->free_is_zero)
             block->next = NULL;
@@ -430,6 +433,15 @@ HK_INLINE page_t *small_page_of(segment_t *segment, const void *p)
     return (page_t *)((uint8_t *)segment->pages + offset);
 }
 
+/* A block being freed, for memcheck (VALGRIND=1 builds): no longer allocated, no access but to
+ * its first word, which free lists link through (every walk of a list reads it). */
+HK_INLINE void block_vg_freed(void *p)
+{
+    (void)p;
+    HK_VG_FREELIKE(p);
+    HK_VG_DEFINED(p, sizeof(block_t));
+}
+
 /* The free fast path: one registry load says both "a small segment of ours starts in p's
  * chunk" and "the calling thread owns it" (NULL, foreign, huge, medium, remote, abandoned and
  * checked-mode frees all differ and go to fast_free_generic). */
@@ -440,6 +452,7 @@ HK_INLINE void fast_free(void *p, const char *who)
         segment_t *segment = (segment_t *)(chunk << SEGMENT_SHIFT);
         page_t *page = small_page_of(segment, p);
         block_t *block = (block_t *)p;
+        block_vg_freed(block);
         block->next = page->local_free;
         page->local_free = block;
         /* An emptied page may be retired; a full page (FULL_PAGE_USED) goes back to its

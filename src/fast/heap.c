@@ -586,6 +586,7 @@ void fast_free_generic(void *p, const char *who)
     }
     page_t *page = page_of(segment, p);
     if (hk_unlikely(page->size_class == 0)) invalid_pointer(p, who);
+    block_vg_freed(p);
     uint8_t *area = page_area(segment, page);
     if (fast_options.check) {
         size_t offset = (size_t)((uint8_t *)p - area);
@@ -706,6 +707,7 @@ void fast_heap_clear(heap_t *heap, bool destroy)
             for (page_t *page = queue ? full : avail; page; page = next) {
                 next = page->next;
                 page->next = page->prev = NULL;
+                fast_page_vg_forget_live(page);
                 __atomic_store_n(&page->thread_free, 0, __ATOMIC_RELAXED);
                 if (destroy || page->used == 0) { /* (a page reset and unused since: idle) */
                     page_retire(heap, page);

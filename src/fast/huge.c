@@ -525,6 +525,7 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
     hk_unlock(&huge_lock);
 
     if (!fresh) hk_stat_add(&fast_global_stats[STAT_huge_cache_hits], 1);
+    HK_VG_MALLOCLIKE(block, span->usable, zero);
     if (zero && warm > HUGE_SPAN_BYTES) memset(block, 0, min_size(warm, need) - HUGE_SPAN_BYTES);
     hk_stat_add(&fast_global_stats[STAT_huge_allocs], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_blocks_in_use], 1);
@@ -602,6 +603,7 @@ void fast_huge_free(segment_t *region, void *p, const char *who)
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
     huge_free_locked(region, span_checked(region, p, who), now);
+    HK_VG_FREELIKE(p);
     huge_maintain(now, false);
     hk_unlock(&huge_lock);
     fast_series_note(fast_tls.heap);
@@ -660,6 +662,7 @@ bool fast_huge_resize(segment_t *region, void *p, size_t size, const char *who)
         }
     }
     hk_stat_sub(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    HK_VG_RESIZE(p, span->usable, need - HUGE_SPAN_BYTES);
     span->usable = need - HUGE_SPAN_BYTES;
     if (span->committed < need) span->committed = need;
     hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
