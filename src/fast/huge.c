@@ -27,9 +27,9 @@
 /* A fresh region is at least this big: address space only (pages are touched when used), and
  * the fewer region boundaries, the more freed spans can merge into big ones. */
 #define HUGE_REGION_BYTES ((size_t)256 << 20)
-/* Committed free memory allowed: as much as the live heap, and at least this much. (Measured on
- * big-buffer churn: a quarter or a half of the live heap faults two to five times as many pages
- * in again for no lower peak.) */
+/* Committed free memory allowed: as much as the live heap, or as much as it has shrunk from its
+ * peak if that is more, and at least this much. (Measured on big-buffer churn: a quarter or a
+ * half of the live heap faults two to five times as many pages in again for no lower peak.) */
 #define HUGE_COMMITTED_MIN_BYTES  ((size_t)16 << 20)
 #define HUGE_COMMITTED_LIVE_SHIFT 0
 /* A region entirely free this many decay times is unmapped; so are entirely free regions
@@ -329,12 +329,34 @@ static void region_unmap(segment_t *region)
 
 /* ---- Budget and decay (huge_lock held) ------------------------------------------------------- */
 
+static size_t peak_live; /* the most the live heap has been, as huge allocations saw it */
+
+static size_t live_bytes(void)
+{
+    return __atomic_load_n(&fast_global_stats[STAT_page_bytes_in_use], __ATOMIC_RELAXED) +
+           __atomic_load_n(&fast_global_stats[STAT_huge_bytes_in_use], __ATOMIC_RELAXED);
+}
+
+static void note_live_peak(void)
+{
+    size_t live = live_bytes();
+    size_t peak = __atomic_load_n(&peak_live, __ATOMIC_RELAXED);
+    while (live > peak &&
+           !__atomic_compare_exchange_n(&peak_live, &peak, live, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+    }
+}
+
 static size_t committed_budget(void)
 {
-    size_t live = __atomic_load_n(&fast_global_stats[STAT_page_bytes_in_use], __ATOMIC_RELAXED) +
-                  __atomic_load_n(&fast_global_stats[STAT_huge_bytes_in_use], __ATOMIC_RELAXED);
-    size_t share = live >> HUGE_COMMITTED_LIVE_SHIFT;
-    return share > HUGE_COMMITTED_MIN_BYTES ? share : HUGE_COMMITTED_MIN_BYTES;
+    note_live_peak();
+    size_t live = live_bytes();
+    size_t budget = live >> HUGE_COMMITTED_LIVE_SHIFT;
+    /* What the program once used and does not now: keeping that much committed does not take
+     * resident memory past where the live heap already took it. */
+    if (peak_live - live > budget) budget = peak_live - live;
+    budget += budget / 8; /* spans are counted whole, blocks by their usable bytes */
+    return budget > HUGE_COMMITTED_MIN_BYTES ? budget : HUGE_COMMITTED_MIN_BYTES;
 }
 
 /* The committed free span to give back first when over budget: the highest one, as a heap gives
@@ -383,12 +405,13 @@ static unsigned huge_maintain(uint32_t now, bool force)
     }
     size_t budget = committed_budget();
     huge_span_t *s;
-    while (free_resident_bytes > budget && (s = span_to_decommit()) != NULL) {
-        if (!(s->resident & RESIDENT_MEASURED)) {
-            free_span_measure(s); /* maybe it holds less than thought */
-            continue;
-        }
-        free_span_decommit_from(s, 0);
+    if (free_resident_bytes > budget) {
+        /* Estimates first: spans freed since their last count are taken as wholly touched. */
+        for (s = free_spans; s; s = s->next)
+            if (!(s->resident & RESIDENT_MEASURED) && resident_bytes(s) > os_page())
+                free_span_measure(s);
+        while (free_resident_bytes > budget && (s = span_to_decommit()) != NULL)
+            free_span_decommit_from(s, 0);
     }
     __atomic_store_n(&huge_next_maintain_ms, next_due, __ATOMIC_RELAXED);
     return unmapped;
@@ -530,6 +553,7 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
     hk_stat_add(&fast_global_stats[STAT_huge_allocs], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_blocks_in_use], 1);
     hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
+    note_live_peak();
     fast_series_note(fast_tls.heap);
     return block;
 }
