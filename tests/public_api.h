@@ -17,7 +17,9 @@
         "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",               \
         "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t"
 
-#define HK_API     "hk_version", "hk_stats_print", "hk_stats_to_json", "hk_collect", "hk_trim"
+#define HK_API     "hk_version", "hk_stats_print", "hk_stats_to_json", "hk_collect", "hk_trim", HK_PROF_API
+/* The heap profile's dump, which both malloc replacements export. */
+#define HK_PROF_API "hk_prof_dump"
 #define OSMEM_API  "os_malloc", "os_free", "os_calloc", "os_realloc"
 #define CHUNKS_API "allocate_memory", "free_memory", "chunk_split", "initialize_dynamic_memory"
 #define POOL_API   "custom_malloc", "custom_free", "init_pool", "print_free_list"

@@ -85,9 +85,9 @@ Test(exports, libheapkit_exports_the_malloc_family_and_the_hk_api)
     EXPECT_EXPORTS("libheapkit.so", MALLOC_FAMILY, HK_API);
 }
 
-Test(exports, libheapkit_buddy_exports_the_malloc_family)
+Test(exports, libheapkit_buddy_exports_the_malloc_family_and_the_profile_dump)
 {
-    EXPECT_EXPORTS("libheapkit-buddy.so", MALLOC_FAMILY);
+    EXPECT_EXPORTS("libheapkit-buddy.so", MALLOC_FAMILY, HK_PROF_API);
 }
 
 Test(exports, libosmem_exports_the_os_functions)

@@ -15,6 +15,7 @@
 #include "core/stats.h"
 #include "core/engine.h"
 #include "os/sys.h"
+#include "prof/prof.h"
 
 const char hk_engine_name[] = "heapkit-buddy";
 
@@ -67,25 +68,44 @@ static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
     return block;
 }
 
+/* The heap profiler (src/prof/prof.h): every allocation counts its bytes down the thread's
+ * sampling countdown (hk_prof_due: a subtraction and a branch; the countdown never runs out
+ * when the profiler is off). A sampled block is marked, in the spare word of its buddy block's
+ * header (BUDDY_SAMPLED_MARK) or in its large mapping's record, and recorded with its stack; a
+ * free or resize that finds the mark tells the profiler first. All outside the arena locks. */
+static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size);
+
+static inline void *prof_count(void *p, size_t size)
+{
+    if (hk_unlikely(hk_prof_due(size)) && p) return prof_sample(p, size);
+    return p;
+}
+
 void *hk_engine_malloc(size_t size)
 {
+    void *p;
     if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
-        return hk_likely(block != NULL) ? payload_of(block) : NULL;
+        p = hk_likely(block != NULL) ? payload_of(block) : NULL;
+    } else {
+        if (size > PTRDIFF_MAX) return NULL;
+        p = buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, false);
     }
-    if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, false);
+    return prof_count(p, size);
 }
 
 void *hk_engine_calloc(size_t size)
 {
+    void *p;
     if (size <= BUDDY_MAX_SMALL_BYTES) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
-        return memset(payload_of(block), 0, size);
+        p = memset(payload_of(block), 0, size);
+    } else {
+        if (size > PTRDIFF_MAX) return NULL;
+        p = buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, true);
     }
-    if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, true);
+    return prof_count(p, size);
 }
 
 static uint64_t aligned_calls, realloc_calls, realloc_in_place_large;
@@ -106,9 +126,9 @@ void *hk_engine_aligned(size_t alignment, size_t size)
         tag->status = TAG_ALIGNED;
         tag->level = block->level;
         tag->next = block;
-        return payload;
+        return prof_count(payload, size);
     }
-    return buddy_large_alloc(size, 0, alignment, false);
+    return prof_count(buddy_large_alloc(size, 0, alignment, false), size);
 }
 
 /* ---- Finding and checking a block from a pointer -------------------------------------------- */
@@ -199,16 +219,6 @@ static void small_free(const void *p, found_t found, const char *who)
     buddy_arena_unlock(arena);
 }
 
-void hk_engine_free(void *p, const char *who)
-{
-    if (hk_unlikely(p == NULL)) return;
-    found_t found = find_block(p, who);
-    if (hk_likely(found.kind != FOUND_LARGE))
-        small_free(p, found, who);
-    else
-        buddy_large_free(found.tag);
-}
-
 static size_t usable_of(const void *p, found_t found)
 {
     switch (found.kind) {
@@ -221,6 +231,59 @@ static size_t usable_of(const void *p, found_t found)
         return buddy_large_usable(found.tag);
     }
     return 0;
+}
+
+/* ---- Sampled blocks (the profiler) --------------------------------------------------------- */
+
+static inline bool is_sampled(found_t found)
+{
+    return found.kind == FOUND_LARGE ? buddy_large_sampled(found.tag)
+                                     : found.block->next == BUDDY_SAMPLED_MARK;
+}
+
+static void set_sampled(found_t found, bool sampled)
+{
+    if (found.kind == FOUND_LARGE)
+        buddy_large_set_sampled(found.tag, sampled);
+    else
+        found.block->next = sampled ? BUDDY_SAMPLED_MARK : NULL;
+}
+
+static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size)
+{
+    found_t found = find_block(p, "malloc");
+    set_sampled(found, true);
+    hk_prof_sampled(p, size, usable_of(p, found));
+    return p;
+}
+
+/* A sampled block is about to be freed or resized: the profiler forgets it first, while the
+ * block is still allocated (its address cannot be handed out and sampled meanwhile). */
+static HK_NOINLINE HK_COLD void prof_forget(void *p, found_t found)
+{
+    set_sampled(found, false);
+    hk_prof_freed(p);
+}
+
+static inline void prof_before_resize(void *p, found_t found)
+{
+    if (hk_unlikely(is_sampled(found))) prof_forget(p, found);
+}
+
+/* Frees a found block, small or large. */
+static inline void free_found(void *p, found_t found, const char *who)
+{
+    prof_before_resize(p, found);
+    if (hk_likely(found.kind != FOUND_LARGE))
+        small_free(p, found, who);
+    else
+        buddy_large_free(found.tag);
+}
+
+void hk_engine_free(void *p, const char *who)
+{
+    if (hk_unlikely(p == NULL)) return;
+    free_found(p, find_block(p, who), who);
 }
 
 size_t hk_engine_usable_size(const void *p, const char *who)
@@ -239,15 +302,13 @@ static void *realloc_move(void *p, found_t found, size_t usable, size_t size, co
 {
     void *q = NULL;
     if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
-        q = buddy_large_alloc(size, size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
-                              false);
+        q = prof_count(buddy_large_alloc(size, size / LARGE_GROWTH_HEADROOM_DIVISOR,
+                                         BUDDY_HEADER_BYTES, false),
+                       size);
     if (!q) q = hk_engine_malloc(size);
     if (!q) return NULL;
     memcpy(q, p, usable < size ? usable : size);
-    if (found.kind == FOUND_LARGE)
-        buddy_large_free(found.tag);
-    else
-        small_free(p, found, who);
+    free_found(p, found, who);
     return q;
 }
 
@@ -262,20 +323,26 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
         unsigned level = buddy_level_for(size + BUDDY_HEADER_BYTES);
         buddy_arena_t *arena = found.arena;
         if (level > found.block->level) return realloc_move(p, found, usable, size, who);
+        /* In place counts as a free and a new allocation for the profiler. */
+        prof_before_resize(p, found);
         buddy_arena_lock(arena);
         if (hk_unlikely(found.block->status != BLOCK_USED)) report_freed(p, who);
         if (level < found.block->level) buddy_shrink_block(arena, found.block, level);
         arena->realloc_in_place++;
         if (hk_unlikely(checked())) check_after(arena, found.block, who);
         buddy_arena_unlock(arena);
-        return p;
+        return prof_count(p, size);
     }
-    if (found.kind == FOUND_ALIGNED && size <= usable) return p;
+    if (found.kind == FOUND_ALIGNED && size <= usable) {
+        prof_before_resize(p, found);
+        return prof_count(p, size);
+    }
     if (found.kind == FOUND_LARGE && size <= usable && size > BUDDY_MAX_SMALL_BYTES) {
         /* Keep growth headroom; give back the tail when the block halves. */
+        prof_before_resize(p, found);
         if (size <= usable / 2) buddy_large_shrink(found.tag, size);
         hk_stat_add(&realloc_in_place_large, 1);
-        return p;
+        return prof_count(p, size);
     }
     return realloc_move(p, found, usable, size, who);
 }
