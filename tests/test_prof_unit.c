@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "prof/prof.h"
@@ -215,6 +216,18 @@ Test(prof_dump, a_dump_to_an_unwritable_place_returns_the_error)
     cr_assert(prof_start_for_tests(1024, 5));
     sampled_by_known_caller(4096);
     cr_expect_eq(hk_prof_dump_files("/nonexistent-dir/x.heap"), ENOENT);
+}
+
+Test(prof_dump, a_device_gets_the_heap_profile_and_stays_a_device)
+{
+    cr_assert(prof_start_for_tests(1024, 5));
+    sampled_by_known_caller(4096);
+    cr_expect_eq(hk_prof_dump_files("/dev/null"), 0);
+    struct stat st;
+    cr_assert_eq(stat("/dev/null", &st), 0);
+    cr_expect(S_ISCHR(st.st_mode), "/dev/null was replaced");
+    cr_expect_neq(access("/dev/null.folded", F_OK), 0, "a folded file was put beside /dev/null");
+    cr_expect_neq(access("/dev/null.tmp", F_OK), 0);
 }
 
 Test(prof_dump, the_folded_name_replaces_heap_or_appends)

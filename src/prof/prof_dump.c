@@ -15,12 +15,15 @@
  *       outermost;...;innermost <live bytes>
  *   with function names read from the ELF files (prof_symbols.c).
  *
- * Each file is written to NAME.tmp and renamed, so a reader never sees half a dump. */
+ * Each file is written to NAME.tmp and renamed, so a reader never sees half a dump (or
+ * straight into NAME when that is not a regular file, HEAPKIT_PROF_FILE=/dev/null or a pipe:
+ * then the folded file is not written). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h> /* rename(2) only: no streams */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fmt.h"
@@ -72,21 +75,30 @@ static void HK_PRINTF(2, 3) writer_printf(writer_t *w, const char *format, ...)
     writer_bytes(w, line, n < sizeof line ? n : sizeof line - 1);
 }
 
-/* Opens path's temporary twin for writing; 0 or an errno value. */
+/* Opens path for writing: through a temporary twin, renamed over path at the end, so readers
+ * never see half a dump; straight into path when it exists and is not a regular file (a pipe,
+ * /dev/null, a terminal: renaming over those would replace them). 0 or an errno value. */
 static int writer_open(writer_t *w, char *tmp, size_t cap, const char *path)
 {
-    if (hk_snprintf(tmp, cap, "%s.tmp", path) >= cap) return ENAMETOOLONG;
-    w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    struct stat st;
     w->error = 0;
     w->used = 0;
+    tmp[0] = '\0';
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        w->fd = open(path, O_WRONLY | O_CLOEXEC);
+    } else {
+        if (hk_snprintf(tmp, cap, "%s.tmp", path) >= cap) return ENAMETOOLONG;
+        w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
     return w->fd < 0 ? errno : 0;
 }
 
-/* Flushes, closes and renames the temporary file to path; 0 or an errno value. */
+/* Flushes and closes; renames the temporary file to path. 0 or an errno value. */
 static int writer_close(writer_t *w, const char *tmp, const char *path)
 {
     writer_flush(w);
     if (close(w->fd) != 0 && !w->error) w->error = errno;
+    if (!tmp[0]) return w->error;
     if (!w->error && rename(tmp, path) != 0) w->error = errno;
     if (w->error) unlink(tmp);
     return w->error;
@@ -193,6 +205,10 @@ int prof_dump_locked(const char *heap_path)
     error = writer_close(&w, tmp, heap_path);
     if (error) return error;
 
+    /* A heap path that is no regular file (/dev/null, a pipe) gets the heap profile only:
+     * its folded twin would be a new file beside a device. */
+    struct stat st;
+    if (stat(heap_path, &st) == 0 && !S_ISREG(st.st_mode)) return 0;
     error = writer_open(&w, tmp, sizeof tmp, folded);
     if (error) return error;
     size_t frame_count;

@@ -187,10 +187,13 @@ bool prof_table_insert(uintptr_t address, size_t requested, size_t usable, doubl
     if ((live_used + 1) * 2 > live_slots && !live_grow()) return false;
     uint32_t id = stack_intern(frames, depth);
     if (id == UINT32_MAX) return false;
-    stacks[id].alloc_count += weight;
-    stacks[id].alloc_bytes += weight * (double)requested;
+    /* The record keeps the weight as a float; the stack's sums use that same value, so the
+     * live figures never exceed the allocated ones. */
+    float kept = (float)weight;
+    stacks[id].alloc_count += kept;
+    stacks[id].alloc_bytes += (double)kept * (double)requested;
     size_t before = live_find(address);
-    live_t record = {address, requested, usable, (float)weight, id};
+    live_t record = {address, requested, usable, kept, id};
     live_put(live, live_slots, &record);
     if (before == SIZE_MAX) live_used++;
     return true;
