@@ -5,6 +5,8 @@
  *                                      varied sizes; prints "NAME BYTES" for each, then exits
  *                                      (the profile is the exit dump)
  *   helper_prof_sites freed            the same, then frees every block of site_eight_mib
+ *   helper_prof_sites grown            site_grown_by_realloc grows 128 buffers by 256-byte
+ *                                      appends (realloc) to 64 KiB each: 8 MiB
  *   helper_prof_sites api PATH         the sites, then hk_prof_dump(PATH); prints its result
  *   helper_prof_sites signal PATH      the sites, then raise(HEAPKIT_PROF_SIGNAL); renames the
  *                                      files the handler wrote (PATH, PATH's .folded) to
@@ -90,6 +92,22 @@ __attribute__((noinline)) void site_eight_mib(void)
 __attribute__((noinline)) void site_thirty_two_mib(void)
 {
     fill(2, 32 * MIB, 16 * 1024, 1024 * 1024);
+}
+
+/* Buffers grown the way string builders grow: mostly in place, moved now and then. */
+__attribute__((noinline)) void site_grown_by_realloc(void)
+{
+    enum { BUFFERS = 128, STEP = 256, FINAL = 64 * 1024 };
+    for (size_t length = STEP; length <= FINAL; length += STEP) {
+        for (int i = 0; i < BUFFERS; i++) {
+            void *p = realloc(block_count[0] > (size_t)i ? blocks[0][i] : NULL, length);
+            if (!p) abort();
+            memset((char *)p + length - STEP, 2, STEP);
+            if (block_count[0] <= (size_t)i) block_count[0] = (size_t)i + 1;
+            blocks[0][i] = p;
+        }
+    }
+    printf("site_grown_by_realloc %zu\n", (size_t)BUFFERS * FINAL);
 }
 
 static void free_site(int site)
@@ -181,6 +199,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "sites";
     if (strcmp(mode, "sites") == 0) {
         run_sites();
+    } else if (strcmp(mode, "grown") == 0) {
+        site_grown_by_realloc();
     } else if (strcmp(mode, "freed") == 0) {
         run_sites();
         free_site(1);
@@ -207,7 +227,8 @@ int main(int argc, char **argv)
         int rc = hk_prof_dump(NULL);
         printf("hk_prof_dump %s\n", rc == ENOTSUP ? "ENOTSUP" : strerror(rc));
     } else {
-        fprintf(stderr, "usage: %s sites|freed|api PATH|signal PATH|threads|off\n", argv[0]);
+        fprintf(stderr, "usage: %s sites|freed|grown|api PATH|signal PATH|threads|off\n",
+                argv[0]);
         return 2;
     }
     return 0;

@@ -241,6 +241,53 @@ Test(prof, freed_blocks_leave_the_profile)
     remove_dir();
 }
 
+/* Sums the folded file's bytes of the stacks through one function. */
+static double folded_bytes_through(const char *path, const char *function)
+{
+    char *text = read_file(path);
+    double bytes = 0;
+    size_t n = strlen(function);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *space = strrchr(line, ' ');
+        cr_assert_not_null(space);
+        *space = '\0';
+        for (char *hit = strstr(line, function); hit; hit = strstr(hit + 1, function)) {
+            if ((hit == line || hit[-1] == ';') && (hit[n] == ';' || hit[n] == '\0')) {
+                bytes += strtod(space + 1, NULL);
+                break;
+            }
+        }
+    }
+    free(text);
+    return bytes;
+}
+
+/* realloc in place keeps a block's sampling and updates its size: buffers grown by small
+ * appends to 64 KiB are estimated right, and the whole run takes few samples (the heap file's
+ * allocated count stays far below the appends' 32768). */
+Test(prof, blocks_grown_in_place_by_realloc_are_estimated_right)
+{
+    make_dir();
+    child_result_t *r = run_helper("grown", NULL);
+    cr_expect_str_eq(r->out, "site_grown_by_realloc 8388608\n");
+    free(r);
+    char path[PATH_MAX + 64];
+    find_dump(".folded", path, sizeof path);
+    double bytes = folded_bytes_through(path, "site_grown_by_realloc");
+    double error = bytes / (8 << 20) - 1;
+    cr_expect(error > -0.10 && error < 0.10, "estimated %.0f of 8388608 bytes (%+.1f %%)", bytes,
+              100 * error);
+    find_dump(".heap", path, sizeof path);
+    char *text = read_file(path);
+    unsigned long long live_n, live_b, all_n, all_b;
+    cr_assert_eq(sscanf(text, "heap profile: %llu: %llu [ %llu: %llu]", &live_n, &live_b, &all_n,
+                        &all_b),
+                 4, "%.200s", text);
+    cr_expect_lt(all_n, 4096, "%llu allocations estimated: resizes in place were counted", all_n);
+    free(text);
+    remove_dir();
+}
+
 Test(prof, hk_prof_dump_writes_the_heap_and_folded_files)
 {
     make_dir();

@@ -211,6 +211,32 @@ Test(prof_dump, the_files_name_the_callers_and_drop_freed_blocks)
     cr_expect_eq(system(command), 0);
 }
 
+/* A block resized in place keeps its weight and reports its new size. */
+Test(prof_dump, a_resized_block_reports_its_new_size_with_its_old_weight)
+{
+    cr_assert(prof_start_for_tests(4096, 5));
+    dump_dir_make();
+    void *p = another_known_caller(1000); /* weight 1 / (1 - exp(-1000/4096)) */
+    hk_prof_resized(p, 3000, 3008);
+    hk_prof_resized((void *)0x12345, 10, 10); /* not sampled: nothing happens */
+    char heap[128], folded[128];
+    snprintf(heap, sizeof heap, "%s/x.heap", dump_dir);
+    snprintf(folded, sizeof folded, "%s/x.folded", dump_dir);
+    cr_assert_eq(hk_prof_dump_files(heap), 0);
+    double weight = (float)(1.0 / -expm1(-1000.0 / 4096));
+    char expected[96];
+    snprintf(expected, sizeof expected, "another_known_caller %.0f\n", weight * 3000);
+    char *text = slurp(folded);
+    cr_expect_not_null(strstr(text, expected), "want %s in:\n%s", expected, text);
+    text = slurp(heap);
+    snprintf(expected, sizeof expected, "%6.0f: %8.0f [%6.0f: %8.0f] @", weight, weight * 3000,
+             weight, weight * 1000);
+    cr_expect_not_null(strstr(text, expected), "want %s in:\n%s", expected, text);
+    char command[160];
+    snprintf(command, sizeof command, "rm -rf '%s'", dump_dir);
+    cr_expect_eq(system(command), 0);
+}
+
 Test(prof_dump, a_dump_to_an_unwritable_place_returns_the_error)
 {
     cr_assert(prof_start_for_tests(1024, 5));

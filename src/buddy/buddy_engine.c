@@ -72,7 +72,7 @@ static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
  * sampling countdown (hk_prof_due: a subtraction and a branch; the countdown never runs out
  * when the profiler is off). A sampled block is marked, in the spare word of its buddy block's
  * header (BUDDY_SAMPLED_MARK) or in its large mapping's record, and recorded with its stack; a
- * free or resize that finds the mark tells the profiler first. All outside the arena locks. */
+ * free or a realloc that finds the mark tells the profiler. All outside the arena locks. */
 static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size);
 
 static inline void *prof_count(void *p, size_t size)
@@ -81,31 +81,32 @@ static inline void *prof_count(void *p, size_t size)
     return p;
 }
 
-void *hk_engine_malloc(size_t size)
+
+/* Blocks above the buddy heap's orders: a mapping each (buddy_large.c). */
+static HK_NOINLINE void *large_malloc(size_t size, bool zeroed)
 {
-    void *p;
+    if (size > PTRDIFF_MAX) return NULL;
+    return prof_count(buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, zeroed), size);
+}
+
+inline void *hk_engine_malloc(size_t size)
+{
     if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
-        p = hk_likely(block != NULL) ? payload_of(block) : NULL;
-    } else {
-        if (size > PTRDIFF_MAX) return NULL;
-        p = buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, false);
+        if (hk_unlikely(block == NULL)) return NULL;
+        return prof_count(payload_of(block), size);
     }
-    return prof_count(p, size);
+    return large_malloc(size, false);
 }
 
 void *hk_engine_calloc(size_t size)
 {
-    void *p;
     if (size <= BUDDY_MAX_SMALL_BYTES) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
-        p = memset(payload_of(block), 0, size);
-    } else {
-        if (size > PTRDIFF_MAX) return NULL;
-        p = buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, true);
+        return prof_count(memset(payload_of(block), 0, size), size);
     }
-    return prof_count(p, size);
+    return large_malloc(size, true);
 }
 
 static uint64_t aligned_calls, realloc_calls, realloc_in_place_large;
@@ -257,30 +258,33 @@ static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size)
     return p;
 }
 
-/* A sampled block is about to be freed or resized: the profiler forgets it first, while the
- * block is still allocated (its address cannot be handed out and sampled meanwhile). */
+/* A sampled block is about to be freed (or moved by realloc): the profiler forgets it first,
+ * while the block is still allocated (its address cannot be handed out and sampled meanwhile). */
 static HK_NOINLINE HK_COLD void prof_forget(void *p, found_t found)
 {
     set_sampled(found, false);
     hk_prof_freed(p);
 }
 
-static inline void prof_before_resize(void *p, found_t found)
+/* A block resized in place keeps its sampling: nothing goes down the countdown, and a sampled
+ * one has its record's size updated (prof.h says why the estimate stays unbiased). */
+static inline void *prof_resized_in_place(void *p, found_t found, size_t size)
 {
-    if (hk_unlikely(is_sampled(found))) prof_forget(p, found);
+    if (hk_unlikely(is_sampled(found))) hk_prof_resized(p, size, usable_of(p, found));
+    return p;
 }
 
 /* Frees a found block, small or large. */
 static inline void free_found(void *p, found_t found, const char *who)
 {
-    prof_before_resize(p, found);
+    if (hk_unlikely(is_sampled(found))) prof_forget(p, found);
     if (hk_likely(found.kind != FOUND_LARGE))
         small_free(p, found, who);
     else
         buddy_large_free(found.tag);
 }
 
-void hk_engine_free(void *p, const char *who)
+inline void hk_engine_free(void *p, const char *who)
 {
     if (hk_unlikely(p == NULL)) return;
     free_found(p, find_block(p, who), who);
@@ -323,26 +327,20 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
         unsigned level = buddy_level_for(size + BUDDY_HEADER_BYTES);
         buddy_arena_t *arena = found.arena;
         if (level > found.block->level) return realloc_move(p, found, usable, size, who);
-        /* In place counts as a free and a new allocation for the profiler. */
-        prof_before_resize(p, found);
         buddy_arena_lock(arena);
         if (hk_unlikely(found.block->status != BLOCK_USED)) report_freed(p, who);
         if (level < found.block->level) buddy_shrink_block(arena, found.block, level);
         arena->realloc_in_place++;
         if (hk_unlikely(checked())) check_after(arena, found.block, who);
         buddy_arena_unlock(arena);
-        return prof_count(p, size);
+        return prof_resized_in_place(p, found, size);
     }
-    if (found.kind == FOUND_ALIGNED && size <= usable) {
-        prof_before_resize(p, found);
-        return prof_count(p, size);
-    }
+    if (found.kind == FOUND_ALIGNED && size <= usable) return prof_resized_in_place(p, found, size);
     if (found.kind == FOUND_LARGE && size <= usable && size > BUDDY_MAX_SMALL_BYTES) {
         /* Keep growth headroom; give back the tail when the block halves. */
-        prof_before_resize(p, found);
         if (size <= usable / 2) buddy_large_shrink(found.tag, size);
         hk_stat_add(&realloc_in_place_large, 1);
-        return prof_count(p, size);
+        return prof_resized_in_place(p, found, size);
     }
     return realloc_move(p, found, usable, size, who);
 }

@@ -239,6 +239,15 @@ void hk_prof_freed(void *p)
     dump_if_pending();
 }
 
+void hk_prof_resized(void *p, size_t requested, size_t usable)
+{
+    if (__atomic_load_n(&prof_state, __ATOMIC_ACQUIRE) != PROF_ON) return;
+    hk_lock(&prof_lock);
+    prof_table_resize((uintptr_t)p, requested, usable);
+    hk_unlock(&prof_lock);
+    dump_if_pending();
+}
+
 /* ---- Dumps --------------------------------------------------------------------------------- */
 
 /* Runs in a signal handler: dumps now when the tables are free, else leaves the dump to the

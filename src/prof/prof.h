@@ -10,7 +10,7 @@
  *
  * What an engine must do (the buddy engine, src/buddy/buddy_engine.c, is the worked example):
  *  1. For every allocation of `size` requested bytes (malloc, calloc, aligned, and a realloc
- *     that moves or resizes a block), once the block exists:
+ *     that moves a block), once the block exists:
  *         if (hk_unlikely(hk_prof_due(size))) { mark the block sampled;
  *                                               hk_prof_sampled(p, size, usable); }
  *     hk_prof_due is a per-thread byte countdown: one subtraction and one predictable branch,
@@ -20,10 +20,15 @@
  *  2. Mark sampled blocks where free finds them cheaply (a header bit or spare word, a bit in a
  *     page's metadata that sends its frees to the slow path): the mark is set before the
  *     pointer is returned and cleared when the block is freed or reused.
- *  3. Before freeing a marked block (free, realloc that moves it, or a realloc in place, which
- *     counts as a free and a new allocation), call hk_prof_freed(p) and clear the mark, while
- *     the block is still allocated (so its address cannot be handed out and sampled again
- *     before the record is gone).
+ *  3. Before freeing a marked block (free, or a realloc that moves it), call hk_prof_freed(p)
+ *     and clear the mark, while the block is still allocated (so its address cannot be handed
+ *     out and sampled again before the record is gone).
+ *     A realloc in place counts nothing down and keeps the mark; for a marked block it calls
+ *     hk_prof_resized(p, size, usable). The block keeps the weight it was sampled with, 1/P(s0)
+ *     for its size s0 when it was allocated or last moved, and reports its new size s: it was
+ *     sampled with probability P(s0), so its expected contribution is still s, unbiased. (A
+ *     realloc in place that counted its whole new size, as a new allocation would, makes a
+ *     buffer grown by small appends cost a sample every few appends.)
  *  4. Call hk_prof_sampled and hk_prof_freed with none of the engine's locks held: the
  *     profiler takes its own lock, and capturing the stack may allocate the first time (the
  *     nested allocation is served normally and never sampled).
@@ -74,6 +79,9 @@ void hk_prof_sampled(void *p, size_t requested, size_t usable);
 
 /* Forgets the sampled block at p (nothing happens if it is not recorded). */
 void hk_prof_freed(void *p);
+
+/* The sampled block at p was resized in place to requested bytes (usable in all). */
+void hk_prof_resized(void *p, size_t requested, size_t usable);
 
 /* ---- For the front end ------------------------------------------------------------------- */
 

@@ -81,6 +81,9 @@ bool prof_table_insert(uintptr_t address, size_t requested, size_t usable, doubl
                        const uintptr_t *frames, unsigned depth);
 /* Removes the record of address; false when there was none. */
 bool prof_table_remove(uintptr_t address);
+/* The block at address was resized in place: its record keeps its weight and stack and takes
+ * the new sizes; false when there was none. */
+bool prof_table_resize(uintptr_t address, size_t requested, size_t usable);
 /* Fills every stack's live_count and live_bytes from the live blocks. */
 void prof_table_sum_live(void);
 /* The stacks and their count; the frame pool (stacks index it) and its length. */

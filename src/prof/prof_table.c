@@ -219,6 +219,15 @@ bool prof_table_remove(uintptr_t address)
     return true;
 }
 
+bool prof_table_resize(uintptr_t address, size_t requested, size_t usable)
+{
+    size_t i = live_find(address);
+    if (i == SIZE_MAX) return false;
+    live[i].requested = requested;
+    live[i].usable = usable;
+    return true;
+}
+
 void prof_table_sum_live(void)
 {
     for (uint32_t id = 0; id < stack_count; id++) stacks[id].live_count = stacks[id].live_bytes = 0;
