@@ -83,7 +83,7 @@ static inline void *prof_count(void *p, size_t size)
 
 
 /* Blocks above the buddy heap's orders: a mapping each (buddy_large.c). */
-static HK_NOINLINE void *large_malloc(size_t size, bool zeroed)
+static inline void *large_malloc(size_t size, bool zeroed)
 {
     if (size > PTRDIFF_MAX) return NULL;
     return prof_count(buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, zeroed), size);
