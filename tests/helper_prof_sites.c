@@ -27,7 +27,7 @@
 
 #include "heapkit.h"
 
-#define MIB ((size_t)1 << 20)
+#define MIB        ((size_t)1 << 20)
 #define MAX_BLOCKS 100000
 
 static void *blocks[3][MAX_BLOCKS];
@@ -47,7 +47,8 @@ static uint64_t next_random(void)
 static size_t size_between(size_t lo, size_t hi)
 {
     unsigned ranges = 0;
-    while ((lo << (ranges + 1)) <= hi) ranges++;
+    while ((lo << (ranges + 1)) <= hi)
+        ranges++;
     size_t s = lo << (next_random() % (ranges + 1));
     size_t top = s * 2 < hi ? s * 2 : hi;
     return s + (size_t)(next_random() % (top - s + 1));
@@ -64,9 +65,15 @@ static void fill(int site, size_t total, size_t lo, size_t hi)
         if (size > total - done) size = total - done;
         void *p = NULL;
         switch (call % 4) {
-        case 0: p = malloc(size); break;
-        case 1: p = calloc(1, size); break;
-        case 2: p = realloc(malloc(size / 2 + 1), size); break;
+        case 0:
+            p = malloc(size);
+            break;
+        case 1:
+            p = calloc(1, size);
+            break;
+        case 2:
+            p = realloc(malloc(size / 2 + 1), size);
+            break;
         case 3:
             if (posix_memalign(&p, 64, size) != 0) p = NULL;
             break;
@@ -112,7 +119,8 @@ __attribute__((noinline)) void site_grown_by_realloc(void)
 
 static void free_site(int site)
 {
-    for (size_t i = 0; i < block_count[site]; i++) free(blocks[site][i]);
+    for (size_t i = 0; i < block_count[site]; i++)
+        free(blocks[site][i]);
     block_count[site] = 0;
 }
 
@@ -157,7 +165,8 @@ static void *worker(void *arg)
             free(old);
         }
     }
-    for (int i = 0; i < 64; i++) free(mine[i]);
+    for (int i = 0; i < 64; i++)
+        free(mine[i]);
     return NULL;
 }
 
@@ -177,8 +186,10 @@ static int run_threads(void)
     if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0)
         return 1;
-    for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
-    for (int i = 0; i < SLOTS; i++) free(shared[i]);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(threads[i], NULL);
+    for (int i = 0; i < SLOTS; i++)
+        free(shared[i]);
     printf("ok\n");
     return 0;
 }
@@ -219,7 +230,8 @@ int main(int argc, char **argv)
             printf("no dump after the signal: %s\n", strerror(errno));
             return 1;
         }
-        for (int site = 0; site < 3; site++) free_site(site);
+        for (int site = 0; site < 3; site++)
+            free_site(site);
         printf("dumped\n");
     } else if (strcmp(mode, "threads") == 0) {
         return run_threads();
@@ -227,8 +239,7 @@ int main(int argc, char **argv)
         int rc = hk_prof_dump(NULL);
         printf("hk_prof_dump %s\n", rc == ENOTSUP ? "ENOTSUP" : strerror(rc));
     } else {
-        fprintf(stderr, "usage: %s sites|freed|grown|api PATH|signal PATH|threads|off\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s sites|freed|grown|api PATH|signal PATH|threads|off\n", argv[0]);
         return 2;
     }
     return 0;

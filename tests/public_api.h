@@ -17,9 +17,7 @@
         "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",               \
         "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t"
 
-#define HK_API     "hk_version", "hk_stats_print", "hk_stats_to_json", "hk_collect", "hk_trim", HK_PROF_API
-/* The heap profile's dump, which both malloc replacements export. */
-#define HK_PROF_API "hk_prof_dump"
+#define HK_API     "hk_version", "hk_stats_print", "hk_stats_to_json", "hk_collect", "hk_trim"
 #define OSMEM_API  "os_malloc", "os_free", "os_calloc", "os_realloc"
 #define CHUNKS_API "allocate_memory", "free_memory", "chunk_split", "initialize_dynamic_memory"
 #define POOL_API   "custom_malloc", "custom_free", "init_pool", "print_free_list"
@@ -27,5 +25,8 @@
     "mm_init", "mm_instantiate_new_page_family", "lookup_page_family_by_name", "xcalloc", "xfree", \
         "mm_print_registered_page_families", "mm_print_memory_usage", "mm_print_block_usage",      \
         "mm_get_family_stats", "mm_usage_json"
+
+/* The heap profile's dump, which both malloc replacements export (documented in heapkit(3)). */
+#define HK_PROF_API "hk_prof_dump"
 
 #endif

@@ -50,8 +50,10 @@ static child_result_t *run_helper(const char *args, const char *const *extra)
     static const char *base[] = {"HEAPKIT_PROF=1", "HEAPKIT_PROF_SAMPLE=1K", "HEAPKIT_PROF_SEED=1"};
     const char *env[16];
     size_t n = 0;
-    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) env[n++] = base[i];
-    for (; extra && *extra && n < 15; extra++) env[n++] = *extra;
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        env[n++] = base[i];
+    for (; extra && *extra && n < 15; extra++)
+        env[n++] = *extra;
     env[n] = NULL;
     char command[2 * PATH_MAX];
     snprintf(command, sizeof command, "cd '%s' && exec '%s' %s", dir, HELPER, args);
@@ -280,9 +282,9 @@ Test(prof, blocks_grown_in_place_by_realloc_are_estimated_right)
     find_dump(".heap", path, sizeof path);
     char *text = read_file(path);
     unsigned long long live_n, live_b, all_n, all_b;
-    cr_assert_eq(sscanf(text, "heap profile: %llu: %llu [ %llu: %llu]", &live_n, &live_b, &all_n,
-                        &all_b),
-                 4, "%.200s", text);
+    cr_assert_eq(
+        sscanf(text, "heap profile: %llu: %llu [ %llu: %llu]", &live_n, &live_b, &all_n, &all_b), 4,
+        "%.200s", text);
     cr_expect_lt(all_n, 4096, "%llu allocations estimated: resizes in place were counted", all_n);
     free(text);
     remove_dir();
@@ -302,7 +304,8 @@ Test(prof, hk_prof_dump_writes_the_heap_and_folded_files)
     double bytes[SITES];
     int lines;
     folded_site_bytes(path, bytes, &lines);
-    for (int s = 0; s < SITES; s++) expect_within_ten_percent(bytes, s);
+    for (int s = 0; s < SITES; s++)
+        expect_within_ten_percent(bytes, s);
     snprintf(path, sizeof path, "%s/now.heap", dir);
     char *text = read_file(path);
     cr_expect_eq(strncmp(text, "heap profile: ", 14), 0);
@@ -328,11 +331,13 @@ static void expect_signal_dump(const char *signal_option, const char *helper_sig
     double bytes[SITES];
     int lines;
     folded_site_bytes(path, bytes, &lines);
-    for (int s = 0; s < SITES; s++) expect_within_ten_percent(bytes, s);
+    for (int s = 0; s < SITES; s++)
+        expect_within_ten_percent(bytes, s);
     /* The exit dump came later, with every site freed. */
     snprintf(path, sizeof path, "%s/sig.folded", dir);
     folded_site_bytes(path, bytes, &lines);
-    for (int s = 0; s < SITES; s++) cr_expect_eq(bytes[s], 0, "%s", site_names[s]);
+    for (int s = 0; s < SITES; s++)
+        cr_expect_eq(bytes[s], 0, "%s", site_names[s]);
     remove_dir();
 }
 
@@ -361,9 +366,8 @@ Test(prof, the_exit_dump_goes_to_the_dump_dir)
     snprintf(command, sizeof command, "cd '%s' && ls", set);
     child_run(r, command, NULL, 10);
     regex_t names;
-    cr_assert_eq(regcomp(&names, "^heapkit\\.[0-9]+\\.folded\nheapkit\\.[0-9]+\\.heap\n$",
-                         REG_EXTENDED),
-                 0);
+    cr_assert_eq(
+        regcomp(&names, "^heapkit\\.[0-9]+\\.folded\nheapkit\\.[0-9]+\\.heap\n$", REG_EXTENDED), 0);
     cr_expect_eq(regexec(&names, r->out, 0, NULL, 0), 0, "the dump set holds:\n%s", r->out);
     regfree(&names);
     /* Nothing in the current directory. */

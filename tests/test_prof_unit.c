@@ -91,7 +91,8 @@ Test(prof_sampling, a_block_bigger_than_the_interval_is_nearly_always_sampled)
 {
     cr_assert(prof_start_for_tests(1024, 3));
     int sampled = 0;
-    for (int i = 0; i < 10000; i++) sampled += hk_prof_due(64 * 1024);
+    for (int i = 0; i < 10000; i++)
+        sampled += hk_prof_due(64 * 1024);
     cr_expect_eq(sampled, 10000);
     cr_expect_eq(prof_weight(64 * 1024, 1024), 1.0);
 }
@@ -100,7 +101,8 @@ Test(prof_sampling, off_the_countdown_never_runs_out)
 {
     /* Not started: the environment has no HEAPKIT_PROF. */
     cr_assert_not(hk_prof_on());
-    for (int i = 0; i < 1000; i++) cr_assert_not(hk_prof_due(1 << 20));
+    for (int i = 0; i < 1000; i++)
+        cr_assert_not(hk_prof_due(1 << 20));
     cr_expect_eq(hk_prof_countdown > ((size_t)1 << 62), true);
     cr_expect_eq(hk_prof_interval(), SIZE_MAX);
     cr_expect_eq(hk_prof_dump_files("/nonexistent/x.heap"), ENOTSUP);
@@ -117,12 +119,14 @@ Test(prof_table, records_are_found_removed_and_summed_per_stack)
     for (uintptr_t i = 1; i <= 100000; i++)
         cr_assert(prof_table_insert(i * 16, 100, 112, 2.0, (i & 1) ? a : b, (i & 1) ? 3 : 2));
     cr_expect_eq(prof_table_live_records(), 100000);
-    for (uintptr_t i = 1; i <= 100000; i += 2) cr_assert(prof_table_remove(i * 16));
+    for (uintptr_t i = 1; i <= 100000; i += 2)
+        cr_assert(prof_table_remove(i * 16));
     cr_expect_not(prof_table_remove(16));
     cr_expect_not(prof_table_remove(12345 * 16 + 8));
     cr_expect_eq(prof_table_live_records(), 50000);
     /* Every remaining record is still found after the shifts. */
-    for (uintptr_t i = 2; i <= 100000; i += 2) cr_assert(prof_table_remove(i * 16), "%lu", i);
+    for (uintptr_t i = 2; i <= 100000; i += 2)
+        cr_assert(prof_table_remove(i * 16), "%lu", i);
     cr_expect_eq(prof_table_live_records(), 0);
     cr_assert(prof_table_insert(32, 300, 304, 1.5, a, 3));
     prof_table_sum_live();
@@ -184,7 +188,8 @@ Test(prof_dump, the_files_name_the_callers_and_drop_freed_blocks)
 {
     cr_assert(prof_start_for_tests(64, 5));
     dump_dir_make();
-    for (size_t i = 1; i <= 10; i++) sampled_by_known_caller(4096 * i);
+    for (size_t i = 1; i <= 10; i++)
+        sampled_by_known_caller(4096 * i);
     void *gone = another_known_caller(8192);
     another_known_caller(16384);
     hk_prof_freed(gone);
@@ -272,8 +277,8 @@ Test(prof_dump, the_folded_name_replaces_heap_or_appends)
 
 Test(prof_symbols, names_are_functions_or_module_offsets_or_hex)
 {
-    uintptr_t addresses[3] = {(uintptr_t)&sampled_by_known_caller + 4,
-                              (uintptr_t)&printf + 4, 0x10};
+    uintptr_t addresses[3] = {(uintptr_t)&sampled_by_known_caller + 4, (uintptr_t)&printf + 4,
+                              0x10};
     cr_assert(prof_symbols_prepare(addresses, 3));
     char name[128];
     prof_symbols_name(addresses[0], name, sizeof name);

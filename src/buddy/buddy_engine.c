@@ -81,7 +81,6 @@ static inline void *prof_count(void *p, size_t size)
     return p;
 }
 
-
 /* Blocks above the buddy heap's orders: a mapping each (buddy_large.c). */
 static inline void *large_malloc(size_t size, bool zeroed)
 {

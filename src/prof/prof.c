@@ -24,8 +24,8 @@ prof_config_t prof_config;
 hk_lock_t prof_lock = HK_LOCK_INIT;
 
 static int prof_state = PROF_UNREAD;
-static uint64_t threads_seeded;  /* how many threads have seeded their generator */
-static int dump_pending;          /* a signal came while the tables were busy */
+static uint64_t threads_seeded; /* how many threads have seeded their generator */
+static int dump_pending;        /* a signal came while the tables were busy */
 
 __thread size_t hk_prof_countdown;
 static __thread uint64_t thread_random; /* the thread's generator; 0 until seeded */
@@ -37,8 +37,8 @@ static const struct {
     const char *name;
     int number;
 } signal_names[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
-    {"USR2", SIGUSR2}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"URG", SIGURG},
+    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"ALRM", SIGALRM},   {"TERM", SIGTERM}, {"URG", SIGURG},
     {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"PWR", SIGPWR},
 };
 
@@ -104,8 +104,8 @@ static void install_signal(void)
 static void start(bool from_environment, size_t mean_bytes, uint64_t seed)
 {
     int expected = PROF_UNREAD;
-    if (!__atomic_compare_exchange_n(&prof_state, &expected, PROF_STARTING, false,
-                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(&prof_state, &expected, PROF_STARTING, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
         return;
     if (from_environment && !hk_env_bool("HEAPKIT_PROF", false)) {
         __atomic_store_n(&prof_state, PROF_OFF, __ATOMIC_RELEASE);

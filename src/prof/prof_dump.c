@@ -33,7 +33,7 @@
 
 typedef struct {
     int fd;
-    int error;  /* the first write error, 0 if none */
+    int error; /* the first write error, 0 if none */
     size_t used;
     char buf[8192];
 } writer_t;
@@ -140,16 +140,15 @@ static void write_heap(writer_t *w)
         all_b += rounded(stacks[i].alloc_bytes);
     }
     writer_printf(w, "heap profile: %6llu: %8llu [%6llu: %8llu] @ heapprofile\n",
-                  (unsigned long long)live_n, (unsigned long long)live_b,
-                  (unsigned long long)all_n, (unsigned long long)all_b);
+                  (unsigned long long)live_n, (unsigned long long)live_b, (unsigned long long)all_n,
+                  (unsigned long long)all_b);
     for (uint32_t i = 0; i < count; i++) {
         const prof_stack_t *s = &stacks[i];
         if (s->depth == 0) continue; /* pprof needs an address */
-        writer_printf(w, "%6llu: %8llu [%6llu: %8llu] @",
-                      (unsigned long long)rounded(s->live_count),
-                      (unsigned long long)rounded(s->live_bytes),
-                      (unsigned long long)rounded(s->alloc_count),
-                      (unsigned long long)rounded(s->alloc_bytes));
+        writer_printf(
+            w, "%6llu: %8llu [%6llu: %8llu] @", (unsigned long long)rounded(s->live_count),
+            (unsigned long long)rounded(s->live_bytes), (unsigned long long)rounded(s->alloc_count),
+            (unsigned long long)rounded(s->alloc_bytes));
         for (uint32_t f = 0; f < s->depth; f++)
             writer_printf(w, " 0x%lx", (unsigned long)frames[s->first_frame + f]);
         writer_bytes(w, "\n", 1);

@@ -24,10 +24,10 @@
 /* ---- State (prof.c) ------------------------------------------------------------------------ */
 
 typedef struct {
-    double mean_bytes;         /* mean distance between sample points */
-    uint64_t seed;             /* HEAPKIT_PROF_SEED, or from AT_RANDOM */
-    bool seeded;               /* HEAPKIT_PROF_SEED was given: every run draws the same */
-    int signal;                /* HEAPKIT_PROF_SIGNAL's number, 0 for none */
+    double mean_bytes;             /* mean distance between sample points */
+    uint64_t seed;                 /* HEAPKIT_PROF_SEED, or from AT_RANDOM */
+    bool seeded;                   /* HEAPKIT_PROF_SEED was given: every run draws the same */
+    int signal;                    /* HEAPKIT_PROF_SIGNAL's number, 0 for none */
     char exit_path[PROF_PATH_MAX]; /* where the exit and signal dumps go */
 } prof_config_t;
 

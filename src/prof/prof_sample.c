@@ -7,7 +7,7 @@
 
 #include "prof/prof_internal.h"
 
-#define LN2 0.69314718055994530942
+#define LN2   0.69314718055994530942
 #define SQRT2 1.41421356237309504880
 
 static uint64_t bits_of(double x)

@@ -78,7 +78,8 @@ static void sift_down(pc_t *a, size_t root, size_t n)
 
 static void heap_sort(pc_t *a, size_t n)
 {
-    for (size_t i = n / 2; i-- > 0;) sift_down(a, i, n);
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
     for (size_t end = n; end-- > 1;) {
         pc_t t = a[0];
         a[0] = a[end];
@@ -110,11 +111,10 @@ static uint32_t module_of(uintptr_t address)
     struct dl_find_object found;
     if (_dl_find_object((void *)address, &found) != 0 || !found.dlfo_link_map) return NO_MODULE;
     if (module_count == MODULES_MAX) return NO_MODULE;
-    modules[module_count] = (module_t){(uintptr_t)found.dlfo_map_start,
-                                       (uintptr_t)found.dlfo_map_end,
-                                       (uintptr_t)found.dlfo_link_map->l_addr,
-                                       found.dlfo_link_map->l_name ? found.dlfo_link_map->l_name
-                                                                   : ""};
+    modules[module_count] =
+        (module_t){(uintptr_t)found.dlfo_map_start, (uintptr_t)found.dlfo_map_end,
+                   (uintptr_t)found.dlfo_link_map->l_addr,
+                   found.dlfo_link_map->l_name ? found.dlfo_link_map->l_name : ""};
     return module_count++;
 }
 
@@ -129,11 +129,13 @@ static const char *base_name(const char *path)
 static uint32_t name_add(const char *name, const char *limit)
 {
     size_t len = 0;
-    while (name + len < limit && name[len] && len < NAME_MAX_BYTES) len++;
+    while (name + len < limit && name[len] && len < NAME_MAX_BYTES)
+        len++;
     if (len == 0) return NO_NAME;
     if (names_used + len + 1 > names_bytes) {
         size_t bytes = names_bytes ? names_bytes * 2 : 64 * 1024;
-        while (bytes < names_used + len + 1) bytes *= 2;
+        while (bytes < names_used + len + 1)
+            bytes *= 2;
         if (bytes > UINT32_MAX) return NO_NAME;
         char *bigger = map_bytes(bytes);
         if (!bigger) return NO_NAME;
@@ -188,9 +190,9 @@ static void module_name_pcs(uint32_t m)
     Elf64_Shdr *sections = NULL;
     Elf64_Sym *symbols = NULL;
     char *strings = NULL;
-    if (!read_exact(fd, &header, sizeof header, 0) || memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 ||
-        header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_shentsize != sizeof(Elf64_Shdr) ||
-        header.e_shnum == 0)
+    if (!read_exact(fd, &header, sizeof header, 0) ||
+        memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64 ||
+        header.e_shentsize != sizeof(Elf64_Shdr) || header.e_shnum == 0)
         goto done;
     headers_bytes = (size_t)header.e_shnum * sizeof *sections;
     sections = map_bytes(headers_bytes);
@@ -236,17 +238,21 @@ bool prof_symbols_prepare(const uintptr_t *addresses, size_t count)
     names_used = 0;
     pc_count = 0;
     ssize_t len = readlink("/proc/self/exe", program_path, sizeof program_path - 1);
-    hk_snprintf(program_path + (len > 0 ? len : 0), sizeof program_path - (len > 0 ? (size_t)len : 0),
-                "%s", len > 0 ? "" : "[program]");
+    hk_snprintf(program_path + (len > 0 ? len : 0),
+                sizeof program_path - (len > 0 ? (size_t)len : 0), "%s",
+                len > 0 ? "" : "[program]");
     pc_bytes = count * sizeof *pcs;
     pcs = map_bytes(pc_bytes);
     if (!pcs) return false;
-    for (size_t i = 0; i < count; i++) pcs[i] = (pc_t){addresses[i], NO_NAME, NO_MODULE};
+    for (size_t i = 0; i < count; i++)
+        pcs[i] = (pc_t){addresses[i], NO_NAME, NO_MODULE};
     heap_sort(pcs, count);
     for (size_t i = 0; i < count; i++)
         if (pc_count == 0 || pcs[pc_count - 1].address != pcs[i].address) pcs[pc_count++] = pcs[i];
-    for (size_t i = 0; i < pc_count; i++) pcs[i].module = module_of(pcs[i].address - 1);
-    for (uint32_t m = 0; m < module_count; m++) module_name_pcs(m);
+    for (size_t i = 0; i < pc_count; i++)
+        pcs[i].module = module_of(pcs[i].address - 1);
+    for (uint32_t m = 0; m < module_count; m++)
+        module_name_pcs(m);
     return true;
 }
 

@@ -20,9 +20,11 @@ typedef struct {
 } live_t;
 _Static_assert(sizeof(live_t) == 32, "two records a cache line");
 
-#define LIVE_INITIAL_SLOTS   4096
-#define STACKS_INITIAL       1024
-#define FRAMES_INITIAL       (16 * 1024)
+/* Small first tables (16 KiB of records, 24 KiB of stacks and frames): a program sampled once
+ * per 512 KiB holds few samples, and the tables double as they fill. */
+#define LIVE_INITIAL_SLOTS 512
+#define STACKS_INITIAL     256
+#define FRAMES_INITIAL     (2 * 1024)
 
 static live_t *live;
 static size_t live_slots; /* a power of two, or 0 before the first sample */
@@ -77,7 +79,8 @@ static inline size_t live_home(uintptr_t address, size_t slots)
 static void live_put(live_t *table, size_t slots, const live_t *record)
 {
     size_t i = live_home(record->address, slots);
-    while (table[i].address && table[i].address != record->address) i = (i + 1) & (slots - 1);
+    while (table[i].address && table[i].address != record->address)
+        i = (i + 1) & (slots - 1);
     table[i] = *record;
 }
 
@@ -123,7 +126,8 @@ static bool stack_index_grow(void)
     uint32_t mask = slots - 1;
     for (uint32_t id = 0; id < stack_count; id++) {
         uint32_t i = (uint32_t)stacks[id].hash & mask;
-        while (index[i]) i = (i + 1) & mask;
+        while (index[i])
+            i = (i + 1) & mask;
         index[i] = id + 1;
     }
     unmap(stack_index, (size_t)index_slots * sizeof *stack_index);
@@ -136,10 +140,10 @@ static bool stack_room(unsigned depth)
 {
     if (frames_used + depth > frames_slots) {
         size_t slots = frames_slots ? frames_slots * 2 : FRAMES_INITIAL;
-        while (slots < frames_used + depth) slots *= 2;
+        while (slots < frames_used + depth)
+            slots *= 2;
         if (slots > UINT32_MAX) return false;
-        if (!grow_array((void **)&frame_pool, sizeof *frame_pool, frames_used, frames_slots,
-                        slots))
+        if (!grow_array((void **)&frame_pool, sizeof *frame_pool, frames_used, frames_slots, slots))
             return false;
         frames_slots = slots;
     }
@@ -174,7 +178,8 @@ static uint32_t stack_intern(const uintptr_t *frames, unsigned depth)
     frames_used += depth;
     uint32_t mask = index_slots - 1;
     uint32_t i = (uint32_t)hash & mask;
-    while (stack_index[i]) i = (i + 1) & mask;
+    while (stack_index[i])
+        i = (i + 1) & mask;
     stack_index[i] = id + 1;
     return id;
 }
@@ -230,7 +235,8 @@ bool prof_table_resize(uintptr_t address, size_t requested, size_t usable)
 
 void prof_table_sum_live(void)
 {
-    for (uint32_t id = 0; id < stack_count; id++) stacks[id].live_count = stacks[id].live_bytes = 0;
+    for (uint32_t id = 0; id < stack_count; id++)
+        stacks[id].live_count = stacks[id].live_bytes = 0;
     for (size_t i = 0; i < live_slots; i++) {
         if (!live[i].address) continue;
         prof_stack_t *s = &stacks[live[i].stack];
