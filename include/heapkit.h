@@ -35,6 +35,18 @@ void hk_collect(bool force);
 /* Returns free memory to the OS now (like malloc_trim(0)); true when some was released. */
 bool hk_trim(void);
 
+/* ---- Heap profile ---------------------------------------------------------------------------
+ * With HEAPKIT_PROF=1 the allocator samples about one allocation per HEAPKIT_PROF_SAMPLE bytes
+ * (512 KiB by default) and records its call stack while the block lives. (libheapkit-buddy
+ * exports this function too.) */
+
+/* Writes the profile of the sampled live blocks now: path gets the gperftools heap-profile
+ * text format (`google-pprof --text PROGRAM path`), and path with .heap replaced by .folded (or
+ * .folded appended) the folded stacks, "outer;...;inner bytes" per line, for flame graphs.
+ * path NULL: the exit dump's path. Returns 0, or an errno value (ENOTSUP when HEAPKIT_PROF is
+ * off). */
+int hk_prof_dump(const char *path);
+
 /* ---- Heaps of your own ----------------------------------------------------------------------
  * A heap a program creates, allocates from and then frees whole, like an arena or a pool: one
  * reset or destroy frees every block in it at once, and its pages go back for reuse (destroy:

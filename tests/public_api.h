@@ -29,4 +29,7 @@
         "mm_print_registered_page_families", "mm_print_memory_usage", "mm_print_block_usage",      \
         "mm_get_family_stats", "mm_usage_json"
 
+/* The heap profile's dump, which both malloc replacements export (documented in heapkit(3)). */
+#define HK_PROF_API "hk_prof_dump"
+
 #endif

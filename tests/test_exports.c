@@ -82,12 +82,12 @@ static void expect_exports(const char *lib, const char *const *expected, size_t 
 
 Test(exports, libheapkit_exports_the_malloc_family_and_the_hk_api)
 {
-    EXPECT_EXPORTS("libheapkit.so", MALLOC_FAMILY, HK_API);
+    EXPECT_EXPORTS("libheapkit.so", MALLOC_FAMILY, HK_API, HK_PROF_API);
 }
 
-Test(exports, libheapkit_buddy_exports_the_malloc_family)
+Test(exports, libheapkit_buddy_exports_the_malloc_family_and_the_profile_dump)
 {
-    EXPECT_EXPORTS("libheapkit-buddy.so", MALLOC_FAMILY);
+    EXPECT_EXPORTS("libheapkit-buddy.so", MALLOC_FAMILY, HK_PROF_API);
 }
 
 Test(exports, libosmem_exports_the_os_functions)
@@ -137,7 +137,7 @@ static void expect_declared(const char *header, const char *const *names, size_t
 
 Test(exports, every_named_export_is_declared_in_its_public_header)
 {
-    EXPECT_DECLARED("heapkit.h", HK_API);
+    EXPECT_DECLARED("heapkit.h", HK_API, HK_PROF_API);
     EXPECT_DECLARED("osmem.h", OSMEM_API);
     EXPECT_DECLARED("memory_allocation.h", CHUNKS_API);
     EXPECT_DECLARED("memalloc.h", POOL_API);

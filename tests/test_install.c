@@ -186,7 +186,7 @@ Test(install, puts_every_file_in_place_and_uninstall_removes_them_all)
     static const struct {
         const char *page, *names[16];
     } links[] = {
-        {"heapkit.3", {HK_API}},
+        {"heapkit.3", {HK_API, HK_PROF_API}},
         {"osmem.3", {OSMEM_API}},
         {"memory_allocation.3", {CHUNKS_API}},
         {"memalloc.3", {POOL_API}},

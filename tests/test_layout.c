@@ -1,8 +1,8 @@
 /* The layering of src/ (DESIGN: dependencies point down only): every `#include "dir/…"` in a
  * source directory names a directory that directory may call. os is the bottom, core stands on
- * it, the engines (list, family, fast, buddy) stand on both and never on each other, and the
- * front ends stand on everything. The engine contract lives in core, so no engine needs a
- * front-end header. */
+ * it, the heap profiler (prof) on both, the engines (list, family, fast, buddy) on those and
+ * never on each other (fast and buddy call the profiler), and the front ends stand on
+ * everything. The engine contract lives in core, so no engine needs a front-end header. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -23,11 +23,12 @@ static const char *allowed_for(const char *dir)
     } rules[] = {
         {"os", "os "},
         {"core", "core os "},
+        {"prof", "prof core os "},
         {"list", "list core os "},
         {"family", "family core os "},
-        {"fast", "fast core os "},
-        {"buddy", "buddy core os "},
-        {"front", "front core os list family fast buddy "},
+        {"fast", "fast core os prof "},
+        {"buddy", "buddy core os prof "},
+        {"front", "front core os prof list family fast buddy "},
         /* The command drives the library from outside: public headers only. */
         {"cli", "cli "},
     };
@@ -106,6 +107,7 @@ Test(layout, lower_layers_include_nothing_above_them)
 {
     cr_expect_eq(check_dir("os"), 0);
     cr_expect_eq(check_dir("core"), 0);
+    cr_expect_eq(check_dir("prof"), 0);
 }
 
 Test(layout, engines_include_no_front_header_and_no_other_engine)

@@ -6,6 +6,7 @@
 #                         what the packaging tests use (cmake, binutils, groff, man-db,
 #                         dpkg-dev; lintian is used when present, never installed), and
 #                         chromium, which opens the command's HTML report headless
+#                         google-pprof (google-perftools), which reads the heap profiles
 #   tools/deps.sh bench   + the peer allocators and the benchmark programs
 # As root it runs apt-get; otherwise it names what is missing and how to install it.
 set -eu
@@ -14,7 +15,7 @@ case "${1:-build}" in
 build) ;;
 demo) want+=(python3 sqlite3 time) ;;
 test) want+=(libcriterion-dev python3 sqlite3 git valgrind strace cmake binutils
-               groff-base man-db dpkg-dev chromium) ;;
+               groff-base man-db dpkg-dev chromium google-perftools) ;;
 bench) want+=(libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 libtbbmalloc2 python3 sqlite3
               redis-server redis-tools valgrind time) ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;

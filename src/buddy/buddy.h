@@ -62,6 +62,9 @@ enum {
     TAG_LARGE_FREED = 0xB0DD0009u,    /* a mapped block freed into the large cache */
 };
 #define LEVEL_LARGE 0xFFu
+/* The spare word (`next`) of an allocated block's header when the heap profiler sampled the
+ * block (src/prof): free then tells the profiler. NULL otherwise; never a list pointer. */
+#define BUDDY_SAMPLED_MARK ((struct buddy_block *)(uintptr_t)1)
 
 /* The spec's BlockHeader. next/previous are meaningful while the block is free; while it is in
  * use the payload starts at `previous` and `next` is a spare word (the inner tag's back link). */
@@ -323,6 +326,9 @@ size_t buddy_large_usable(const buddy_block_t *tag);
 void buddy_large_shrink(buddy_block_t *tag, size_t size);
 /* Unmaps every cached mapping; true when there was one. */
 bool buddy_large_trim(void);
+/* Whether the heap profiler sampled the large block with this tag, and marking it so. */
+bool buddy_large_sampled(const buddy_block_t *tag);
+void buddy_large_set_sampled(buddy_block_t *tag, bool sampled);
 void buddy_large_stats(buddy_large_stats_t *out);
 
 /* One mapping as the heap walk sees it. */

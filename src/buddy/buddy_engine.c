@@ -16,6 +16,7 @@
 #include "core/stats.h"
 #include "core/engine.h"
 #include "os/sys.h"
+#include "prof/prof.h"
 
 const char hk_engine_name[] = "heapkit-buddy";
 
@@ -85,14 +86,34 @@ static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
     return block;
 }
 
-void *hk_engine_malloc(size_t size)
+/* The heap profiler (src/prof/prof.h): every allocation counts its bytes down the thread's
+ * sampling countdown (hk_prof_due: a subtraction and a branch; the countdown never runs out
+ * when the profiler is off). A sampled block is marked, in the spare word of its buddy block's
+ * header (BUDDY_SAMPLED_MARK) or in its large mapping's record, and recorded with its stack; a
+ * free or a realloc that finds the mark tells the profiler. All outside the arena locks. */
+static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size);
+
+static inline void *prof_count(void *p, size_t size)
+{
+    if (hk_unlikely(hk_prof_due(size)) && p) return prof_sample(p, size);
+    return p;
+}
+
+/* Blocks above the buddy heap's orders: a mapping each (buddy_large.c). */
+static inline void *large_malloc(size_t size, bool zeroed)
+{
+    if (size > PTRDIFF_MAX) return NULL;
+    return prof_count(buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, zeroed), size);
+}
+
+inline void *hk_engine_malloc(size_t size)
 {
     if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
-        return hk_likely(block != NULL) ? payload_of(block) : NULL;
+        if (hk_unlikely(block == NULL)) return NULL;
+        return prof_count(payload_of(block), size);
     }
-    if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, false);
+    return large_malloc(size, false);
 }
 
 void *hk_engine_calloc(size_t size)
@@ -100,10 +121,9 @@ void *hk_engine_calloc(size_t size)
     if (size <= BUDDY_MAX_SMALL_BYTES) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
-        return memset(payload_of(block), 0, size);
+        return prof_count(memset(payload_of(block), 0, size), size);
     }
-    if (size > PTRDIFF_MAX) return NULL;
-    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, true);
+    return large_malloc(size, true);
 }
 
 static uint64_t aligned_calls, realloc_calls, realloc_in_place_large;
@@ -124,9 +144,9 @@ void *hk_engine_aligned(size_t alignment, size_t size)
         tag->status = TAG_ALIGNED;
         tag->level = block->level;
         tag->next = block;
-        return payload;
+        return prof_count(payload, size);
     }
-    return buddy_large_alloc(size, 0, alignment, false);
+    return prof_count(buddy_large_alloc(size, 0, alignment, false), size);
 }
 
 /* ---- Finding and checking a block from a pointer -------------------------------------------- */
@@ -218,16 +238,6 @@ static void small_free(const void *p, found_t found, const char *who)
     buddy_arena_unlock(arena);
 }
 
-void hk_engine_free(void *p, const char *who)
-{
-    if (hk_unlikely(p == NULL)) return;
-    found_t found = find_block(p, who);
-    if (hk_likely(found.kind != FOUND_LARGE))
-        small_free(p, found, who);
-    else
-        buddy_large_free(found.tag);
-}
-
 static size_t usable_of(const void *p, found_t found)
 {
     switch (found.kind) {
@@ -240,6 +250,62 @@ static size_t usable_of(const void *p, found_t found)
         return buddy_large_usable(found.tag);
     }
     return 0;
+}
+
+/* ---- Sampled blocks (the profiler) --------------------------------------------------------- */
+
+static inline bool is_sampled(found_t found)
+{
+    return found.kind == FOUND_LARGE ? buddy_large_sampled(found.tag)
+                                     : found.block->next == BUDDY_SAMPLED_MARK;
+}
+
+static void set_sampled(found_t found, bool sampled)
+{
+    if (found.kind == FOUND_LARGE)
+        buddy_large_set_sampled(found.tag, sampled);
+    else
+        found.block->next = sampled ? BUDDY_SAMPLED_MARK : NULL;
+}
+
+static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size)
+{
+    found_t found = find_block(p, "malloc");
+    set_sampled(found, true);
+    hk_prof_sampled(p, size, usable_of(p, found));
+    return p;
+}
+
+/* A sampled block is about to be freed (or moved by realloc): the profiler forgets it first,
+ * while the block is still allocated (its address cannot be handed out and sampled meanwhile). */
+static HK_NOINLINE HK_COLD void prof_forget(void *p, found_t found)
+{
+    set_sampled(found, false);
+    hk_prof_freed(p);
+}
+
+/* A block resized in place keeps its sampling: nothing goes down the countdown, and a sampled
+ * one has its record's size updated (prof.h says why the estimate stays unbiased). */
+static inline void *prof_resized_in_place(void *p, found_t found, size_t size)
+{
+    if (hk_unlikely(is_sampled(found))) hk_prof_resized(p, size, usable_of(p, found));
+    return p;
+}
+
+/* Frees a found block, small or large. */
+static inline void free_found(void *p, found_t found, const char *who)
+{
+    if (hk_unlikely(is_sampled(found))) prof_forget(p, found);
+    if (hk_likely(found.kind != FOUND_LARGE))
+        small_free(p, found, who);
+    else
+        buddy_large_free(found.tag);
+}
+
+inline void hk_engine_free(void *p, const char *who)
+{
+    if (hk_unlikely(p == NULL)) return;
+    free_found(p, find_block(p, who), who);
 }
 
 size_t hk_engine_usable_size(const void *p, const char *who)
@@ -258,15 +324,13 @@ static void *realloc_move(void *p, found_t found, size_t usable, size_t size, co
 {
     void *q = NULL;
     if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
-        q = buddy_large_alloc(size, size / LARGE_GROWTH_HEADROOM_DIVISOR, BUDDY_HEADER_BYTES,
-                              false);
+        q = prof_count(buddy_large_alloc(size, size / LARGE_GROWTH_HEADROOM_DIVISOR,
+                                         BUDDY_HEADER_BYTES, false),
+                       size);
     if (!q) q = hk_engine_malloc(size);
     if (!q) return NULL;
     memcpy(q, p, usable < size ? usable : size);
-    if (found.kind == FOUND_LARGE)
-        buddy_large_free(found.tag);
-    else
-        small_free(p, found, who);
+    free_found(p, found, who);
     return q;
 }
 
@@ -287,14 +351,14 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
         arena->realloc_in_place++;
         if (hk_unlikely(checked())) check_after(arena, found.block, who);
         buddy_arena_unlock(arena);
-        return p;
+        return prof_resized_in_place(p, found, size);
     }
-    if (found.kind == FOUND_ALIGNED && size <= usable) return p;
+    if (found.kind == FOUND_ALIGNED && size <= usable) return prof_resized_in_place(p, found, size);
     if (found.kind == FOUND_LARGE && size <= usable && size > BUDDY_MAX_SMALL_BYTES) {
         /* Keep growth headroom; give back the tail when the block halves. */
         if (size <= usable / 2) buddy_large_shrink(found.tag, size);
         hk_stat_add(&realloc_in_place_large, 1);
-        return p;
+        return prof_resized_in_place(p, found, size);
     }
     return realloc_move(p, found, usable, size, who);
 }

@@ -25,10 +25,12 @@
 #define LARGE_CACHE_TOTAL_MAX_BYTES ((size_t)16 << 20)
 
 typedef struct {
-    size_t length;    /* bytes mapped, from the record's address */
-    size_t heap_like; /* 1 when asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks);
-                         the field also keeps the tag of a plain block at +16 */
+    size_t length;      /* bytes mapped, from the record's address */
+    uint32_t heap_like; /* 1 when asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks) */
+    uint32_t sampled;   /* 1 when the heap profiler sampled the block (src/prof) */
 } large_record_t;
+/* A plain block's tag follows the record at +16, its payload at +32. */
+_Static_assert(sizeof(large_record_t) == 16, "the record is 16 bytes");
 
 typedef struct {
     void *start;   /* the mapping (its record) */
@@ -163,6 +165,7 @@ void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zer
     large_record_t *record = start;
     record->length = length;
     record->heap_like = heap_like;
+    record->sampled = 0;
     tag->status = TAG_LARGE;
     tag->level = LEVEL_LARGE;
     tag->next = start;
@@ -232,6 +235,16 @@ bool buddy_large_trim(void)
         sys_unmap(all[i].start, all[i].length);
     }
     return count > 0;
+}
+
+bool buddy_large_sampled(const buddy_block_t *tag)
+{
+    return record_of(tag)->sampled != 0;
+}
+
+void buddy_large_set_sampled(buddy_block_t *tag, bool sampled)
+{
+    record_of(tag)->sampled = sampled;
 }
 
 void buddy_large_stats(buddy_large_stats_t *out)

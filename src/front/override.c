@@ -21,7 +21,9 @@
 #include "core/fmt.h"
 #include "core/options.h"
 #include "core/engine.h"
+#include "heapkit.h"
 #include "os/sys.h"
+#include "prof/prof.h"
 
 /* Blocks are at least this aligned without asking (x86-64 max_align_t). */
 #define NATURAL_ALIGNMENT_BYTES 16
@@ -246,4 +248,18 @@ __attribute__((destructor)) static void stats_at_exit(void)
                    program_invocation_short_name);
     hk_engine_stats_print(fd, json);
     if (fd != 2) close(fd);
+}
+
+/* ---- The heap profiler (src/prof) ---------------------------------------------------------- */
+
+/* Exported by both malloc replacements (include/heapkit.h). */
+HK_EXPORT int hk_prof_dump(const char *path)
+{
+    return hk_prof_dump_files(path);
+}
+
+/* HEAPKIT_PROF=1: the profile of what is still allocated when the program exits. */
+__attribute__((destructor)) static void prof_at_exit(void)
+{
+    hk_prof_exit_dump();
 }

@@ -1,0 +1,34 @@
+# The sampling heap profiler (src/prof, on the core layer): linked into both malloc
+# replacements (their front end dumps it at exit and exports hk_prof_dump), into the engine
+# suites whose engine calls it, and tested by test_prof_unit (the profiler's objects with
+# ASan+UBSan) and test_prof (programs on libheapkit-buddy.so with HEAPKIT_PROF=1).
+# The profiler walks stacks with libgcc's unwinder: the libraries gain libgcc_s.so.1, which the
+# compiler drivers link by themselves.
+PROF_SRC := $(wildcard src/prof/*.c)
+
+# Extra prerequisites of the products' rules, which link every object among them ($^).
+$(BUDDY_LIB).$(VERSION) $(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(PROF_SRC))
+$(BUILD_LIB)/libheapkit.a: $(call obj,$(PROF_SRC))
+$(BUILD)/tests/test_buddy_engine: $(call san,$(PROF_SRC))
+
+# Unit tests: the arithmetic, the tables, stack capture and the dump files, with the profiler
+# started directly (prof_start_for_tests).
+$(BUILD)/tests/test_prof_unit: $(BUILD)/tests-san/test_prof_unit.o $(call san,$(PROF_SRC)) \
+		$(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -rdynamic -o $@ $^ $(TEST_LIBS) -lm
+
+# The profile of programs with known allocation sites (tests/helper_prof_sites.c, linked with
+# libheapkit-buddy.so so that it is their malloc), read back by the test, by google-pprof, and
+# from the folded file.
+$(BUILD)/tests/helper_prof_sites: tests/helper_prof_sites.c $(BUDDY_LIB) include/heapkit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fno-builtin -o $@ $< -L$(BUILD_LIB) -l:libheapkit-buddy.so \
+		-Wl,-rpath,$(abspath $(BUILD_LIB)) -lpthread
+
+$(BUILD)/tests/test_prof.o: TEST_CFLAGS += -DHK_BUILD_DIR='"$(abspath $(BUILD))"'
+$(BUILD)/tests/test_prof: $(BUILD)/tests/test_prof.o | $(BUILD)/tests/helper_prof_sites
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(TEST_LIBS) -lm
+
+TESTS += $(BUILD)/tests/test_prof_unit $(BUILD)/tests/test_prof
