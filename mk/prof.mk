@@ -9,7 +9,10 @@ PROF_SRC := $(wildcard src/prof/*.c)
 # Extra prerequisites of the products' rules, which link every object among them ($^).
 $(BUDDY_LIB).$(VERSION) $(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(PROF_SRC))
 $(BUILD_LIB)/libheapkit.a: $(call obj,$(PROF_SRC))
-$(BUILD)/tests/test_buddy_engine: $(call san,$(PROF_SRC))
+$(BUILD)/tests/test_buddy_engine $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge \
+	$(BUILD)/tests/test_fast_walk $(BUILD)/tests/test_fast_heaps $(BUILD)/tests/test_buddy_walk: \
+	$(call san,$(PROF_SRC))
+$(BUILD)/vg/libheapkit.so: $(patsubst %.c,$(BUILD)/vg/%.o,$(PROF_SRC))
 
 # Unit tests: the arithmetic, the tables, stack capture and the dump files, with the profiler
 # started directly (prof_start_for_tests).
@@ -26,8 +29,15 @@ $(BUILD)/tests/helper_prof_sites: tests/helper_prof_sites.c $(BUDDY_LIB) include
 	$(CC) $(TEST_CFLAGS) -fno-builtin -o $@ $< -L$(BUILD_LIB) -l:libheapkit-buddy.so \
 		-Wl,-rpath,$(abspath $(BUILD_LIB)) -lpthread
 
+$(BUILD)/tests/helper_prof_sites_fast: tests/helper_prof_sites.c $(BUILD_LIB)/libheapkit.so \
+		include/heapkit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -fno-builtin -o $@ $< -L$(BUILD_LIB) -l:libheapkit.so \
+		-Wl,-rpath,$(abspath $(BUILD_LIB)) -lpthread
+
 $(BUILD)/tests/test_prof.o: TEST_CFLAGS += -DHK_BUILD_DIR='"$(abspath $(BUILD))"'
-$(BUILD)/tests/test_prof: $(BUILD)/tests/test_prof.o | $(BUILD)/tests/helper_prof_sites
+$(BUILD)/tests/test_prof: $(BUILD)/tests/test_prof.o | $(BUILD)/tests/helper_prof_sites \
+		$(BUILD)/tests/helper_prof_sites_fast
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(TEST_LIBS) -lm
 

@@ -21,7 +21,11 @@
 #error "HK_BUILD_DIR must name the build directory"
 #endif
 
-#define HELPER HK_BUILD_DIR "/tests/helper_prof_sites"
+/* The helper linked with libheapkit-buddy.so, and the same program linked with libheapkit.so. */
+#define HELPER_BUDDY HK_BUILD_DIR "/tests/helper_prof_sites"
+#define HELPER_FAST  HK_BUILD_DIR "/tests/helper_prof_sites_fast"
+static const char *helper = HELPER_BUDDY;
+#define HELPER helper
 #define SITES  3
 
 static const char *const site_names[SITES] = {"site_two_mib", "site_eight_mib",
@@ -367,7 +371,11 @@ Test(prof, the_exit_dump_goes_to_the_dump_dir)
     child_run(r, command, NULL, 10);
     regex_t names;
     cr_assert_eq(
-        regcomp(&names, "^heapkit\\.[0-9]+\\.folded\nheapkit\\.[0-9]+\\.heap\n$", REG_EXTENDED), 0);
+        regcomp(&names,
+                "^heapkit\\.[0-9]+\\.folded\nheapkit\\.[0-9]+\\.heap\nheapkit\\.[0-9]+\\.json\n$",
+                REG_EXTENDED),
+        0);
+    /* (The profile beside the statistics, series and map the front end writes there.) */
     cr_expect_eq(regexec(&names, r->out, 0, NULL, 0), 0, "the dump set holds:\n%s", r->out);
     regfree(&names);
     /* Nothing in the current directory. */
@@ -442,5 +450,72 @@ Test(prof, python3_runs_under_the_profiler)
     char *text = read_file(path);
     cr_expect_not_null(strstr(text, ";Py"), "no stack through python's functions:\n%.2000s", text);
     free(text);
+    remove_dir();
+}
+
+/* The same program on the fast engine (linked with libheapkit.so): with the profiler on, every
+ * malloc and free takes the fast engine's slow path, which samples and forgets blocks. */
+static void use_fast_engine(void)
+{
+    helper = HELPER_FAST;
+}
+
+Test(prof_fast, three_sites_are_found_with_their_bytes_within_ten_percent, .init = use_fast_engine)
+{
+    make_dir();
+    const char *extra[] = {NULL};
+    free(run_helper("sites", extra));
+    char path[PATH_MAX + 64];
+    find_dump(".folded", path, sizeof path);
+    double bytes[SITES];
+    int lines;
+    folded_site_bytes(path, bytes, &lines);
+    for (int s = 0; s < SITES; s++) expect_within_ten_percent(bytes, s);
+    find_dump(".heap", path, sizeof path);
+    char *text = read_file(path);
+    cr_expect_not_null(strstr(text, "/libheapkit.so"), "the maps name the fast engine's library");
+    free(text);
+    remove_dir();
+}
+
+Test(prof_fast, freed_blocks_leave_the_profile, .init = use_fast_engine)
+{
+    make_dir();
+    const char *extra[] = {NULL};
+    free(run_helper("freed", extra));
+    char path[PATH_MAX + 64];
+    find_dump(".folded", path, sizeof path);
+    double bytes[SITES];
+    int lines;
+    folded_site_bytes(path, bytes, &lines);
+    cr_expect_eq(bytes[1], 0, "site_eight_mib freed every block, yet holds %.0f bytes", bytes[1]);
+    expect_within_ten_percent(bytes, 0);
+    expect_within_ten_percent(bytes, 2);
+    remove_dir();
+}
+
+Test(prof_fast, blocks_grown_in_place_by_realloc_are_estimated_right, .init = use_fast_engine)
+{
+    make_dir();
+    const char *extra[] = {NULL};
+    child_result_t *r = run_helper("grown", extra);
+    free(r);
+    char path[PATH_MAX + 64];
+    find_dump(".folded", path, sizeof path);
+    double bytes = folded_bytes_through(path, "site_grown_by_realloc");
+    double error = bytes / (8 << 20) - 1;
+    cr_expect(error > -0.10 && error < 0.10, "estimated %.0f of 8388608 bytes (%+.1f %%)", bytes,
+              100 * error);
+    remove_dir();
+}
+
+Test(prof_fast, threads_and_fork_allocate_while_nearly_every_block_is_sampled,
+     .init = use_fast_engine)
+{
+    make_dir();
+    const char *extra[] = {"HEAPKIT_PROF_SAMPLE=64", "HEAPKIT_CHECK=1", NULL};
+    child_result_t *r = run_helper("threads", extra);
+    cr_expect_str_eq(r->out, "ok\n");
+    free(r);
     remove_dir();
 }

@@ -68,19 +68,22 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
 {
     segment_t *segment;
     size_t usable = block_usable(p, who, &segment);
-    /* In place when it fits and does not waste more than half the block. */
-    if (size <= usable && (size >= usable / 2 || usable <= 64)) return p;
-    /* A huge block grows and shrinks in place when the space after it allows (a small one
-     * moves back to a size class). */
-    if (segment->kind == SEGMENT_HUGE && size >= REALLOC_SPAN_MIN_BYTES / 2 &&
-        fast_huge_resize(segment, p, size, who))
+    /* In place when it fits and does not waste more than half the block. A huge block grows
+     * and shrinks in place when the space after it allows (a small one moves back to a size
+     * class). */
+    if ((size <= usable && (size >= usable / 2 || usable <= 64)) ||
+        (segment->kind == SEGMENT_HUGE && size >= REALLOC_SPAN_MIN_BYTES / 2 &&
+         fast_huge_resize(segment, p, size, who))) {
+        if (hk_unlikely(fast_options.profile)) fast_prof_resized(p, size);
         return p;
+    }
     bool grows = size > usable;
     void *q;
     if (size > MEDIUM_BLOCK_MAX || (grows && size >= REALLOC_SPAN_MIN_BYTES)) {
         /* Room to double: address space only, until the block grows into it. */
         size_t reserve = grows && size <= PTRDIFF_MAX / 2 ? 2 * size : 0;
         q = fast_huge_malloc_reserve(size, 0, false, reserve);
+        if (hk_unlikely(fast_options.profile) && q) fast_prof_allocated(q, size);
     } else {
         /* A block that grows is likely to grow again: leave room for the next growths, half
          * its size (skipping three or four classes: fewer copies, fewer partly used pages). */
@@ -107,7 +110,11 @@ void *fast_heap_malloc(heap_t *heap, size_t size, bool zero)
         page_t *page = heap->direct[size];
         if (hk_likely(page->free != NULL)) return page_pop(page, zero ? (size ? size : 1) : 0);
     }
-    if (size > MEDIUM_BLOCK_MAX) return fast_huge_malloc_owned(size, 0, zero, 0, heap);
+    if (size > MEDIUM_BLOCK_MAX) {
+        void *p = fast_huge_malloc_owned(size, 0, zero, 0, heap);
+        if (hk_unlikely(fast_options.profile) && p) fast_prof_allocated(p, size);
+        return p;
+    }
     return fast_malloc_generic(size, heap, zero);
 }
 
@@ -131,7 +138,16 @@ void *fast_heap_realloc(heap_t *heap, void *p, size_t size)
     return q;
 }
 
+static void *aligned_block(size_t alignment, size_t size);
+
 void *hk_engine_aligned(size_t alignment, size_t size)
+{
+    void *p = aligned_block(alignment, size);
+    if (hk_unlikely(fast_options.profile) && p) fast_prof_allocated(p, size);
+    return p;
+}
+
+static void *aligned_block(size_t alignment, size_t size)
 {
     if (size > PTRDIFF_MAX) return NULL;
     if (alignment <= MEDIUM_BLOCK_MAX && size <= MEDIUM_BLOCK_MAX) {
@@ -306,7 +322,7 @@ bool fast_check(void)
     for (unsigned c = 1; c < CLASS_COUNT; c++) {
         page_t *head = heap->avail[c].head;
         if (class_block_size(c) <= DIRECT_MAX) {
-            page_t *want = head ? head : &fast_empty_page;
+            page_t *want = head && !fast_options.profile ? head : &fast_empty_page;
             size_t first = c == 1 ? 0 : class_block_size(c - 1) + 1;
             for (size_t size = first; size <= class_block_size(c); size++)
                 if (heap->direct[size] != want)

@@ -124,6 +124,7 @@ typedef struct segment {
     uint32_t header_size;                  /* bytes before the first page's blocks may start */
     uint32_t is_abandoned;                 /* on an abandoned list (under its lock) */
     uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
+    uint16_t sampled[SMALL_PAGE_COUNT];    /* heap profiler: sampled live blocks per page */
     page_t pages[];                        /* page_count descriptors */
 } segment_t;
 
@@ -230,6 +231,7 @@ extern uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
 typedef struct {
     bool check;              /* HEAPKIT_CHECK: validate every free */
     bool verbose;            /* HEAPKIT_VERBOSE */
+    bool profile;            /* HEAPKIT_PROF: every malloc and free through the slow path */
     uint32_t purge_delay_ms; /* HEAPKIT_PURGE_DELAY_MS */
     uint32_t huge_decay_ms;  /* HEAPKIT_HUGE_DECAY_MS */
 } fast_options_t;
@@ -374,6 +376,11 @@ HK_INLINE void heap_class_used(heap_t *heap, unsigned c)
 }
 bool fast_block_is_free(const page_t *page, const void *p);
 
+/* profile.c: the heap profiler's hooks (profiling on only) */
+void fast_prof_allocated(void *p, size_t size);
+void fast_prof_freeing(segment_t *segment, void *p);
+void fast_prof_resized(void *p, size_t size);
+
 /* huge.c */
 void *fast_huge_malloc(size_t size, size_t alignment, bool zero);
 void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t reserve);
@@ -383,6 +390,8 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
                              heap_t *owner);
 void fast_huge_free_owned(heap_t *owner); /* every huge block of a program's own heap */
 bool fast_huge_owned_by(const segment_t *segment, const void *p, heap_t *owner);
+bool fast_huge_set_sampled(segment_t *segment, void *p, bool sampled); /* returns the old */
+bool fast_huge_is_sampled(segment_t *segment, void *p);
 bool fast_huge_check(void);
 bool fast_huge_walk(hk_block_visitor_t visitor, void *arg, int max_level);
 void fast_huge_free(segment_t *segment, void *p, const char *who);

@@ -9,6 +9,7 @@
 #include "core/fatal.h"
 #include "core/options.h"
 #include "core/series.h"
+#include "prof/prof.h"
 #include "core/stats.h"
 #include "fast/fast_internal.h"
 #include "os/sys.h"
@@ -54,12 +55,13 @@ void fast_options_init(void)
     fast_options.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
     long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
     fast_options.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
+    fast_options.profile = hk_prof_on();
     long decay = hk_env_long("HEAPKIT_HUGE_DECAY_MS", 1000);
     fast_options.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
     done = true;
     if (fast_options.verbose)
-        hk_warn("fast engine: check=%d purge_delay_ms=%u huge_decay_ms=%u",
-                (int)fast_options.check, (unsigned)fast_options.purge_delay_ms,
+        hk_warn("fast engine: check=%d profile=%d purge_delay_ms=%u huge_decay_ms=%u",
+                (int)fast_options.check, (int)fast_options.profile, (unsigned)fast_options.purge_delay_ms,
                 (unsigned)fast_options.huge_decay_ms);
 }
 
@@ -123,7 +125,8 @@ static void heap_reset(heap_t *heap)
     heap->registry_value = fast_registry_value_for(heap, SEGMENT_SMALL);
     /* Checked mode, and heaps without a registry value of their own, free through the slow
      * path: no registry entry equals REGISTRY_NEVER. */
-    heap->free_key = fast_options.check || heap->registry_value == REGISTRY_LOOSE
+    heap->free_key = fast_options.check || fast_options.profile ||
+                             heap->registry_value == REGISTRY_LOOSE
                          ? (uint16_t)REGISTRY_NEVER
                          : heap->registry_value;
     heap->now_ms = fast_now_ms();
@@ -413,11 +416,14 @@ void *fast_malloc_class(heap_t *heap, unsigned size_class, bool zero)
     return page_pop(page, zero ? page->block_size : 0);
 }
 
+static HK_NOINLINE void *malloc_generic(size_t size, heap_t *heap, bool zero);
+
 void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
 {
     if (hk_likely(size <= DIRECT_MAX)) {
         /* Most misses: the current page's `free` ran dry while the owner's frees piled up on
-         * `local_free`. Swap them here, before any of the slow path's work. */
+         * `local_free`. Swap them here, before any of the slow path's work. (Never taken with
+         * the heap profiler on: its direct tables point at the empty page.) */
         page_t *page = heap->direct[size];
         block_t *local = page->local_free;
         if (hk_likely(local != NULL)) {
@@ -427,6 +433,13 @@ void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
             return page_pop(page, zero ? page->block_size : 0);
         }
     }
+    void *p = malloc_generic(size, heap, zero);
+    if (hk_unlikely(fast_options.profile) && p) fast_prof_allocated(p, size);
+    return p;
+}
+
+static void *malloc_generic(size_t size, heap_t *heap, bool zero)
+{
     if (hk_unlikely(heap == &fast_empty_heap)) {
         heap = fast_heap_get();
         if (!heap) return NULL;
@@ -580,6 +593,7 @@ void fast_free_generic(void *p, const char *who)
     heap_t *heap = fast_tls.heap;
     segment_t *segment = fast_segment_resolve(p);
     if (hk_unlikely(!segment)) invalid_pointer(p, who);
+    if (hk_unlikely(fast_options.profile)) fast_prof_freeing(segment, p);
     if (segment->kind == SEGMENT_HUGE) {
         fast_huge_free(segment, p, who);
         return;

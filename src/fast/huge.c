@@ -64,7 +64,7 @@ typedef struct huge_span {
         };
         huge_link_t owned; /* in use by a program's own heap: its list (else both NULL) */
     };
-    uint32_t freed_ms;          /* free: when it became free */
+    uint32_t freed_ms;          /* free: when it became free; in use: the heap profiler's mark */
     uint32_t resident;          /* free: pages thought resident (at most the committed prefix's),
                                    RESIDENT_MEASURED once counted with mincore */
 } huge_span_t;
@@ -536,6 +536,7 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
     uint8_t *block = span_block(span);
     size_t need = span_need(span, size);
     span->usable = need - HUGE_SPAN_BYTES;
+    span->freed_ms = 0; /* in use: not sampled */
     size_t warm = span->committed;
     if (span->committed < need) span->committed = need;
     if (owner) {
@@ -588,6 +589,22 @@ bool fast_huge_owned_by(const segment_t *region, const void *p, heap_t *owner)
         }
     hk_unlock(&huge_lock);
     return owned;
+}
+
+/* The heap profiler's mark of a huge block in use (its span's freed_ms is spare then). */
+bool fast_huge_set_sampled(segment_t *region, void *p, bool sampled)
+{
+    bool was_free;
+    huge_span_t *span = span_of_block(region, p, &was_free);
+    if (!span) return false;
+    return __atomic_exchange_n(&span->freed_ms, (uint32_t)sampled, __ATOMIC_RELAXED) == 1;
+}
+
+bool fast_huge_is_sampled(segment_t *region, void *p)
+{
+    bool was_free;
+    huge_span_t *span = span_of_block(region, p, &was_free);
+    return span && __atomic_load_n(&span->freed_ms, __ATOMIC_RELAXED) == 1;
 }
 
 size_t fast_huge_usable(const segment_t *region, const void *p, const char *who)

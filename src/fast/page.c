@@ -196,6 +196,8 @@ void fast_queue_remove(page_queue_t *q, page_t *page)
  * empty page): the malloc fast path then pops from it. */
 void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page)
 {
+    /* The heap profiler sees every allocation in the slow path: the fast path finds nothing. */
+    if (fast_options.profile) page = &fast_empty_page;
     size_t block_size = class_block_size(size_class);
     if (block_size > DIRECT_MAX) return;
     size_t first = size_class == 1 ? 0 : class_block_size(size_class - 1) + 1;

@@ -230,13 +230,14 @@ HK_NOINLINE void hk_prof_sampled(void *p, size_t requested, size_t usable)
     dump_if_pending();
 }
 
-void hk_prof_freed(void *p)
+bool hk_prof_freed(void *p)
 {
-    if (__atomic_load_n(&prof_state, __ATOMIC_ACQUIRE) != PROF_ON) return;
+    if (__atomic_load_n(&prof_state, __ATOMIC_ACQUIRE) != PROF_ON) return false;
     hk_lock(&prof_lock);
-    prof_table_remove((uintptr_t)p);
+    bool recorded = prof_table_remove((uintptr_t)p);
     hk_unlock(&prof_lock);
     dump_if_pending();
+    return recorded;
 }
 
 void hk_prof_resized(void *p, size_t requested, size_t usable)

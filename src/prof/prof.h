@@ -77,8 +77,9 @@ size_t hk_prof_interval(void);
  * the calling thread's stack. See the rules above. */
 void hk_prof_sampled(void *p, size_t requested, size_t usable);
 
-/* Forgets the sampled block at p (nothing happens if it is not recorded). */
-void hk_prof_freed(void *p);
+/* Forgets the sampled block at p (nothing happens if it is not recorded); true when it was. An
+ * engine whose mark covers several blocks (a page's count) learns which was the sampled one. */
+bool hk_prof_freed(void *p);
 
 /* The sampled block at p was resized in place to requested bytes (usable in all). */
 void hk_prof_resized(void *p, size_t requested, size_t usable);
