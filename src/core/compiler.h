@@ -11,6 +11,7 @@
 #define HK_NOINLINE   __attribute__((noinline))
 #define HK_NORETURN   __attribute__((noreturn))
 #define HK_COLD       __attribute__((cold))
+#define HK_FLATTEN    __attribute__((flatten)) /* inline every call inside (not noinline ones) */
 #define HK_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define HK_UNUSED     __attribute__((unused))
 
