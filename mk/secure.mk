@@ -27,6 +27,6 @@ PC_DESCRIPTION_heapkit-secure := the fast malloc of heapkit built hardened (cana
 PC_PRIVATE_heapkit-secure := -lpthread
 
 # The cross-engine API, misuse, thread and fork suite (mk/override.mk) on it. Real programs run
-# under it in test_harden (mk/harden.mk): its statistics carry the fast engine's name.
+# under it in test_misuse_cases (mk/harden.mk): its statistics carry the fast engine's name.
 $(eval $(call override_suite,heapkit-secure,$(SECURE_LIB)))
 TESTS := $(filter-out $(BUILD)/tests/test_programs_heapkit-secure,$(TESTS))
