@@ -33,8 +33,8 @@ typedef struct {
     /* NULL, or a cheaper check of the memory around block p (the page or chunk holding it),
      * run after each call instead of check, which then runs every CHECK_EVERY calls. */
     bool (*check_near)(const void *p);
-    size_t max_size;       /* the largest request worth making */
-    size_t min_alignment;  /* every block's alignment */
+    size_t max_size;      /* the largest request worth making */
+    size_t min_alignment; /* every block's alignment */
 } fuzz_engine_t;
 
 /* ---- The engines ------------------------------------------------------------------------- */
@@ -42,20 +42,32 @@ typedef struct {
 #if defined(FUZZ_ENGINE_FAST) || defined(FUZZ_ENGINE_BUDDY)
 #include "core/engine.h"
 
-static void *engine_malloc(size_t size) { return hk_engine_malloc(size); }
+static void *engine_malloc(size_t size)
+{
+    return hk_engine_malloc(size);
+}
 static void *engine_calloc(size_t count, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) return NULL;
     return hk_engine_calloc(total);
 }
-static void *engine_realloc(void *p, size_t size) { return hk_engine_realloc(p, size, "realloc"); }
-static void engine_free(void *p) { hk_engine_free(p, "free"); }
+static void *engine_realloc(void *p, size_t size)
+{
+    return hk_engine_realloc(p, size, "realloc");
+}
+static void engine_free(void *p)
+{
+    hk_engine_free(p, "free");
+}
 static void *engine_aligned(size_t alignment, size_t size)
 {
     return hk_engine_aligned(alignment, size);
 }
-static size_t engine_usable(void *p) { return hk_engine_usable_size(p, "malloc_usable_size"); }
+static size_t engine_usable(void *p)
+{
+    return hk_engine_usable_size(p, "malloc_usable_size");
+}
 #endif
 
 #if defined(FUZZ_ENGINE_FAST)
@@ -124,17 +136,26 @@ static bool check_heap(list_heap_t *heap)
     fprintf(stderr, "list_check: %s\n", why);
     return false;
 }
-static bool osmem_check(void) { return check_heap(osmem_heap()); }
-static bool chunks_check(void) { return check_heap(chunks_heap()); }
-static bool pool_check(void) { return check_heap(pool_heap()); }
+static bool osmem_check(void)
+{
+    return check_heap(osmem_heap());
+}
+static bool chunks_check(void)
+{
+    return check_heap(chunks_heap());
+}
+static bool pool_check(void)
+{
+    return check_heap(pool_heap());
+}
 
 static const fuzz_engine_t engines[] = {
     {"osmem", os_malloc, os_calloc, os_realloc, os_free, NULL, NULL, osmem_check, NULL,
      (size_t)1 << 19, 8},
     {"chunks", allocate_memory, NULL, NULL, free_memory, NULL, NULL, chunks_check, NULL,
      (size_t)1 << 16, 8},
-    {"pool", custom_malloc, NULL, NULL, custom_free, NULL, NULL, pool_check, NULL,
-     (size_t)1 << 14, 8},
+    {"pool", custom_malloc, NULL, NULL, custom_free, NULL, NULL, pool_check, NULL, (size_t)1 << 14,
+     8},
 };
 
 #elif defined(FUZZ_ENGINE_FAMILY)
@@ -161,16 +182,19 @@ static void *family_malloc(size_t size)
 {
     family_setup();
     size_t f = 0;
-    while (f + 1 < sizeof families / sizeof families[0] && families[f].size < size) f++;
+    while (f + 1 < sizeof families / sizeof families[0] && families[f].size < size)
+        f++;
     size_t units = size ? (size + families[f].size - 1) / families[f].size : 1;
     return xcalloc((char *)families[f].name, (int)units);
 }
 
-static void family_xfree(void *p) { xfree(p); }
+static void family_xfree(void *p)
+{
+    xfree(p);
+}
 
 static const fuzz_engine_t engines[] = {
-    {"family", family_malloc, NULL, NULL, family_xfree, NULL, NULL, family_check, NULL, 3000,
-     8}};
+    {"family", family_malloc, NULL, NULL, family_xfree, NULL, NULL, family_check, NULL, 3000, 8}};
 
 #else
 #error "define one FUZZ_ENGINE_*"
@@ -194,7 +218,8 @@ typedef struct {
 static unsigned take(input_t *in, unsigned bytes)
 {
     unsigned value = 0;
-    for (unsigned i = 0; i < bytes && in->left; i++, in->left--) value = value << 8 | *in->data++;
+    for (unsigned i = 0; i < bytes && in->left; i++, in->left--)
+        value = value << 8 | *in->data++;
     return value;
 }
 
@@ -217,7 +242,8 @@ static inline unsigned char pattern(uint32_t id, size_t i)
 
 NOT_EXPLORED static void fill(slot_t *s)
 {
-    for (size_t i = 0; i < s->size; i++) s->p[i] = pattern(s->id, i);
+    for (size_t i = 0; i < s->size; i++)
+        s->p[i] = pattern(s->id, i);
 }
 
 NOT_EXPLORED static void verify(const fuzz_engine_t *e, const slot_t *s, size_t upto,
@@ -247,8 +273,8 @@ NOT_EXPLORED static void verify_zero(const fuzz_engine_t *e, const unsigned char
 static void check_invariants(const fuzz_engine_t *e, const char *after, const void *near)
 {
     static unsigned calls;
-    bool ok = e->check_near && near && ++calls % CHECK_EVERY != 0 ? e->check_near(near)
-                                                                    : e->check();
+    bool ok =
+        e->check_near && near && ++calls % CHECK_EVERY != 0 ? e->check_near(near) : e->check();
     if (!ok) {
         fprintf(stderr, "%s: invariants broken after %s\n", e->name, after);
         abort();

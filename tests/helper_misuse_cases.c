@@ -49,16 +49,27 @@ static void double_free(size_t size)
     free(p);
 }
 
-static void case_double_free_small(void) { double_free(32); }
-static void case_double_free_medium(void) { double_free(4 * KiB); }
-static void case_double_free_huge(void) { double_free(1024 * KiB); }
+static void case_double_free_small(void)
+{
+    double_free(32);
+}
+static void case_double_free_medium(void)
+{
+    double_free(4 * KiB);
+}
+static void case_double_free_huge(void)
+{
+    double_free(1024 * KiB);
+}
 
 static void case_double_free_delayed(void)
 {
     char *p = malloc(32), *others[8];
-    for (int i = 0; i < 8; i++) others[i] = malloc(32);
+    for (int i = 0; i < 8; i++)
+        others[i] = malloc(32);
     free(p);
-    for (int i = 0; i < 8; i++) free(others[i]);
+    for (int i = 0; i < 8; i++)
+        free(others[i]);
     free(p);
 }
 
@@ -234,18 +245,34 @@ static void overflow(size_t size, size_t by, int then_realloc)
     free(p);
 }
 
-static void case_overflow_1_small(void) { overflow(24, 1, 0); }
-static void case_overflow_8_small(void) { overflow(24, 8, 0); }
-static void case_overflow_1_small_realloc(void) { overflow(24, 1, 1); }
-static void case_overflow_1_large(void) { overflow(256 * KiB, 1, 0); }
-static void case_overflow_8_large(void) { overflow(256 * KiB, 8, 0); }
+static void case_overflow_1_small(void)
+{
+    overflow(24, 1, 0);
+}
+static void case_overflow_8_small(void)
+{
+    overflow(24, 8, 0);
+}
+static void case_overflow_1_small_realloc(void)
+{
+    overflow(24, 1, 1);
+}
+static void case_overflow_1_large(void)
+{
+    overflow(256 * KiB, 1, 0);
+}
+static void case_overflow_8_large(void)
+{
+    overflow(256 * KiB, 8, 0);
+}
 
 /* Overlapping chunks: a block overflows into its free neighbour (header and first 16 bytes),
  * then allocations of that size follow. */
 static void case_overflow_into_free_link(void)
 {
     char *blocks[16];
-    for (int i = 0; i < 16; i++) blocks[i] = malloc(64);
+    for (int i = 0; i < 16; i++)
+        blocks[i] = malloc(64);
     /* Two neighbours: the closest pair, b after a, at most 256 bytes apart. */
     char *a = NULL, *b = NULL;
     for (int i = 0; i < 16; i++)

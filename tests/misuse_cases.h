@@ -93,13 +93,15 @@ typedef struct {
     const char *name, *lib, *env;
 } misuse_config_desc_t;
 
-#define MISUSE_CASE_ROW(n, c, w, e0, e1, e2, e3, e4, e5, needs) {n, c, w, {e0, e1, e2, e3, e4, e5}, needs},
+#define MISUSE_CASE_ROW(n, c, w, e0, e1, e2, e3, e4, e5, needs)                                    \
+    {n, c, w, {e0, e1, e2, e3, e4, e5}, needs},
 static const misuse_case_t misuse_cases[] = {MISUSE_CASES(MISUSE_CASE_ROW)};
 #undef MISUSE_CASE_ROW
 #define MISUSE_CASE_COUNT (sizeof misuse_cases / sizeof misuse_cases[0])
 
 #define MISUSE_CONFIG_ROW(id, name, lib, env) {name, lib, env},
-static const misuse_config_desc_t misuse_configs[CONFIG_COUNT] = {MISUSE_CONFIGS(MISUSE_CONFIG_ROW)};
+static const misuse_config_desc_t misuse_configs[CONFIG_COUNT] = {
+    MISUSE_CONFIGS(MISUSE_CONFIG_ROW)};
 #undef MISUSE_CONFIG_ROW
 
 #endif

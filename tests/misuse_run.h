@@ -27,8 +27,8 @@ typedef enum {
 
 typedef struct {
     misuse_outcome_t outcome;
-    int status;       /* the raw wait status */
-    char err[4096];   /* the child's stderr */
+    int status;     /* the raw wait status */
+    char err[4096]; /* the child's stderr */
 } misuse_result_t;
 
 extern char **environ;
@@ -94,9 +94,9 @@ static inline void misuse_run(misuse_result_t *r, const char *helper, const char
 static inline bool misuse_report_is_one_line(const char *err)
 {
     static const char *const kinds[] = {
-        "double free of ",        "invalid pointer ",       "use of freed pointer ",
-        "heap overflow of ",      "write after free of ",   "corrupted block header of ",
-        "corrupted free list at ", "wrong size for ",        "heap corrupted ",
+        "double free of ",         "invalid pointer ",     "use of freed pointer ",
+        "heap overflow of ",       "write after free of ", "corrupted block header of ",
+        "corrupted free list at ", "wrong size for ",      "heap corrupted ",
     };
     const char *line = strstr(err, "heapkit: ");
     if (!line || strstr(line + 1, "heapkit: ")) return false;
@@ -108,11 +108,16 @@ static inline bool misuse_report_is_one_line(const char *err)
 static inline const char *misuse_outcome_word(misuse_outcome_t outcome)
 {
     switch (outcome) {
-    case OUTCOME_ABORT: return "stopped";
-    case OUTCOME_FAULT: return "fault";
-    case OUTCOME_NONE: return "no";
-    case OUTCOME_NA: return "n/a";
-    case OUTCOME_ERROR: break;
+    case OUTCOME_ABORT:
+        return "stopped";
+    case OUTCOME_FAULT:
+        return "fault";
+    case OUTCOME_NONE:
+        return "no";
+    case OUTCOME_NA:
+        return "n/a";
+    case OUTCOME_ERROR:
+        break;
     }
     return "error";
 }

@@ -21,9 +21,11 @@ int main(void)
     const char *helper = HK_BUILD_DIR "/tests/helper_misuse_cases";
     unsigned stopped[CONFIG_COUNT + 1] = {0};
     printf("| case | what | glibc |");
-    for (unsigned c = 0; c < CONFIG_COUNT; c++) printf(" %s |", misuse_configs[c].name);
+    for (unsigned c = 0; c < CONFIG_COUNT; c++)
+        printf(" %s |", misuse_configs[c].name);
     printf("\n|---|---|---|");
-    for (unsigned c = 0; c < CONFIG_COUNT; c++) printf("---|");
+    for (unsigned c = 0; c < CONFIG_COUNT; c++)
+        printf("---|");
     printf("\n");
     for (size_t i = 0; i < MISUSE_CASE_COUNT; i++) {
         const misuse_case_t *m = &misuse_cases[i];
@@ -43,7 +45,8 @@ int main(void)
         fflush(stdout);
     }
     printf("| **stopped** | of %zu cases |", MISUSE_CASE_COUNT);
-    for (unsigned c = 0; c <= CONFIG_COUNT; c++) printf(" **%u** |", stopped[c]);
+    for (unsigned c = 0; c <= CONFIG_COUNT; c++)
+        printf(" **%u** |", stopped[c]);
     printf("\n");
     return 0;
 }

@@ -52,13 +52,20 @@ static void *make(size_t size, unsigned kind, unsigned r)
     if (size < 8) size = 8;
     unsigned char *p;
     switch (kind % 3) {
-    case 0: p = hk_engine_malloc(size); break;
-    case 1: p = hk_engine_calloc(size); break;
-    default: p = hk_engine_aligned((size_t)32 << r % 8, size); break;
+    case 0:
+        p = hk_engine_malloc(size);
+        break;
+    case 1:
+        p = hk_engine_calloc(size);
+        break;
+    default:
+        p = hk_engine_aligned((size_t)32 << r % 8, size);
+        break;
     }
     if (!p) abort();
     memcpy(p, &size, sizeof size);
-    for (size_t i = 8; i < size && i < 256; i++) p[i] = (unsigned char)(size + i);
+    for (size_t i = 8; i < size && i < 256; i++)
+        p[i] = (unsigned char)(size + i);
     return p;
 }
 
@@ -73,7 +80,8 @@ static void check_and_free(void *block)
     hk_engine_free(p, "free");
 }
 
-/* ---- Blocks handed between threads through a ring --------------------------------------------- */
+/* ---- Blocks handed between threads through a ring ---------------------------------------------
+ */
 
 enum { RING = 256, ITEMS = 20000, PRODUCERS = 2, CONSUMERS = 2 };
 static void *ring[RING];
@@ -88,7 +96,8 @@ static void *producer(void *arg)
         unsigned r = next_random(&state);
         void *block = make(r % 8 == 0 ? r % 9000 : r % 400, r >> 4, r >> 7);
         pthread_mutex_lock(&ring_lock);
-        while (ring_head - ring_tail == RING) pthread_cond_wait(&ring_cond, &ring_lock);
+        while (ring_head - ring_tail == RING)
+            pthread_cond_wait(&ring_cond, &ring_lock);
         ring[ring_head++ % RING] = block;
         pthread_cond_broadcast(&ring_cond);
         pthread_mutex_unlock(&ring_lock);
@@ -119,10 +128,14 @@ static void handed_between_threads(void)
 {
     pthread_t p[PRODUCERS], c[CONSUMERS];
     producers_left = PRODUCERS;
-    for (uintptr_t i = 0; i < PRODUCERS; i++) pthread_create(&p[i], NULL, producer, (void *)(i + 1));
-    for (int i = 0; i < CONSUMERS; i++) pthread_create(&c[i], NULL, consumer, NULL);
-    for (int i = 0; i < PRODUCERS; i++) pthread_join(p[i], NULL);
-    for (int i = 0; i < CONSUMERS; i++) pthread_join(c[i], NULL);
+    for (uintptr_t i = 0; i < PRODUCERS; i++)
+        pthread_create(&p[i], NULL, producer, (void *)(i + 1));
+    for (int i = 0; i < CONSUMERS; i++)
+        pthread_create(&c[i], NULL, consumer, NULL);
+    for (int i = 0; i < PRODUCERS; i++)
+        pthread_join(p[i], NULL);
+    for (int i = 0; i < CONSUMERS; i++)
+        pthread_join(c[i], NULL);
     cr_assert(engine_check());
 }
 
@@ -154,7 +167,8 @@ static void *worker(void *arg)
             unsigned char *p = hk_engine_realloc(mine, size, "realloc");
             if (!p) abort();
             memcpy(p, &size, sizeof size);
-            for (size_t j = 8; j < size && j < 256; j++) p[j] = (unsigned char)(size + j);
+            for (size_t j = 8; j < size && j < 256; j++)
+                p[j] = (unsigned char)(size + j);
             mine = p;
         } else if (mine) {
             check_and_free(mine);
@@ -171,8 +185,10 @@ static void *worker(void *arg)
 static void random_exchanges(void)
 {
     pthread_t t[WORKERS];
-    for (uintptr_t i = 0; i < WORKERS; i++) pthread_create(&t[i], NULL, worker, (void *)(i + 7));
-    for (int i = 0; i < WORKERS; i++) pthread_join(t[i], NULL);
+    for (uintptr_t i = 0; i < WORKERS; i++)
+        pthread_create(&t[i], NULL, worker, (void *)(i + 7));
+    for (int i = 0; i < WORKERS; i++)
+        pthread_join(t[i], NULL);
     for (int i = 0; i < SLOTS; i++)
         if (slots[i]) check_and_free(slots[i]);
     hk_engine_trim(0);
@@ -198,9 +214,12 @@ static void *short_lived(void *arg)
 {
     unsigned index = (unsigned)(uintptr_t)arg, state = index * 31 + 1;
     void *scratch[64];
-    for (int i = 0; i < 64; i++) scratch[i] = make(next_random(&state) % 2000, i, i);
-    for (int i = 0; i < 64; i++) check_and_free(scratch[i]);
-    for (int i = 0; i < KEPT; i++) kept[index][i] = make((size_t)i * 13 + 8, 0, 0);
+    for (int i = 0; i < 64; i++)
+        scratch[i] = make(next_random(&state) % 2000, i, i);
+    for (int i = 0; i < 64; i++)
+        check_and_free(scratch[i]);
+    for (int i = 0; i < KEPT; i++)
+        kept[index][i] = make((size_t)i * 13 + 8, 0, 0);
     return NULL;
 }
 
@@ -210,9 +229,11 @@ Test(threads, blocks_of_exited_threads_are_freed_by_others)
         pthread_t t[WAVE_THREADS];
         for (uintptr_t i = 0; i < WAVE_THREADS; i++)
             pthread_create(&t[i], NULL, short_lived, (void *)i);
-        for (int i = 0; i < WAVE_THREADS; i++) pthread_join(t[i], NULL);
         for (int i = 0; i < WAVE_THREADS; i++)
-            for (int j = 0; j < KEPT; j++) check_and_free(kept[i][j]);
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < WAVE_THREADS; i++)
+            for (int j = 0; j < KEPT; j++)
+                check_and_free(kept[i][j]);
     }
     hk_engine_trim(0);
     cr_assert(engine_check());

@@ -25,9 +25,10 @@ static const struct {
 };
 
 /* Runs engine's fuzzer for runs inputs of up to 1 KiB from the start (-len_control=0), at most
- * 60 seconds (an input that fails is kept in $(BUILD)/fuzz/artifacts): a content mismatch, a broken invariant or a sanitizer report fails the test with
- * the end of libFuzzer's report. The inputs per engine are sized to a few seconds each on one
- * core, sanitizers and the invariant checks included. */
+ * 60 seconds (an input that fails is kept in $(BUILD)/fuzz/artifacts): a content mismatch, a broken
+ * invariant or a sanitizer report fails the test with the end of libFuzzer's report. The inputs per
+ * engine are sized to a few seconds each on one core, sanitizers and the invariant checks included.
+ */
 static void fuzz(const char *engine, unsigned runs)
 {
     char command[2048];

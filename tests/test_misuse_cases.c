@@ -92,9 +92,11 @@ Test(misuse, docs_hardening_md_shows_this_table)
         char *cells[16];
         unsigned n = 0;
         for (char *cell = strtok(line, "|"); cell && n < 16; cell = strtok(NULL, "|")) {
-            while (*cell == ' ') cell++;
+            while (*cell == ' ')
+                cell++;
             char *end = cell + strlen(cell);
-            while (end > cell && (end[-1] == ' ' || end[-1] == '\n')) *--end = '\0';
+            while (end > cell && (end[-1] == ' ' || end[-1] == '\n'))
+                *--end = '\0';
             cells[n++] = cell;
         }
         cr_assert_geq(n, 3 + CONFIG_COUNT, "row %s has %u cells", name, n);
@@ -102,10 +104,18 @@ Test(misuse, docs_hardening_md_shows_this_table)
             const char *cell = cells[3 + c];
             bool ok;
             switch (m->expect[c]) {
-            case STOP: ok = strcmp(cell, "stopped") == 0; break;
-            case FLT: ok = strcmp(cell, "stopped") == 0 || strcmp(cell, "fault") == 0; break;
-            case MISS: ok = strcmp(cell, "no") == 0; break;
-            default: ok = strstr(cell, "(to do)") != NULL; break;
+            case STOP:
+                ok = strcmp(cell, "stopped") == 0;
+                break;
+            case FLT:
+                ok = strcmp(cell, "stopped") == 0 || strcmp(cell, "fault") == 0;
+                break;
+            case MISS:
+                ok = strcmp(cell, "no") == 0;
+                break;
+            default:
+                ok = strstr(cell, "(to do)") != NULL;
+                break;
             }
             cr_expect(ok, "docs/hardening.md: %s under %s says \"%s\"; run make misuse-table", name,
                       misuse_configs[c].name, cell);

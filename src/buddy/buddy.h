@@ -328,7 +328,7 @@ HK_INLINE void buddy_list_push(buddy_arena_t *arena, buddy_block_t *block, unsig
  * and link back to block): a corrupted list is reported in one line naming who ("malloc",
  * "free"), never followed. */
 HK_INLINE void buddy_list_remove(buddy_arena_t *arena, buddy_block_t *block, unsigned level,
-                                     const char *who)
+                                 const char *who)
 {
     uint64_t key = buddy_key(BUDDY_KEY_LINK);
     if (hk_unlikely(block->status != BLOCK_FREE || block->level != level))

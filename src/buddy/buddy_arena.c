@@ -37,7 +37,8 @@ static HK_NOINLINE unsigned arena_setup(void)
     static unsigned claimed;
     if (__atomic_exchange_n(&claimed, 1, __ATOMIC_ACQUIRE) != 0) {
         unsigned count;
-        while ((count = __atomic_load_n(&arena_count, __ATOMIC_ACQUIRE)) == 0) sched_yield();
+        while ((count = __atomic_load_n(&arena_count, __ATOMIC_ACQUIRE)) == 0)
+            sched_yield();
         return count;
     }
     unsigned count = cpu_count() * ARENAS_PER_CPU;

@@ -290,8 +290,7 @@ bool hk_engine_size_matches(const void *p, size_t size, const char *who)
  * step, and the untouched headroom costs address space, not memory. */
 #define LARGE_GROWTH_HEADROOM_DIVISOR 2
 
-static void *realloc_move(void *p, buddy_found_t found, size_t usable, size_t size,
-                          const char *who)
+static void *realloc_move(void *p, buddy_found_t found, size_t usable, size_t size, const char *who)
 {
     void *q = NULL;
     if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)

@@ -56,8 +56,8 @@ static char *canary_end(const void *p, buddy_found_t found, size_t asked)
 bool buddy_harden_asked(const void *p, buddy_found_t found, size_t *asked)
 {
     (void)p;
-    size_t plus_one = found.kind == FOUND_LARGE ? buddy_large_asked_plus_one(found.tag)
-                                                : buddy_mark(found.block);
+    size_t plus_one =
+        found.kind == FOUND_LARGE ? buddy_large_asked_plus_one(found.tag) : buddy_mark(found.block);
     if (hk_likely(plus_one == 0)) return false;
     *asked = plus_one - 1;
     return true;
@@ -165,8 +165,8 @@ void buddy_harden_large_reused(void *start, size_t length, void *payload)
     size_t page = sys_page_size();
     if (length > page) sys_protect((char *)start + page, length - page, SYS_PROT_RW);
     char *first_end = (char *)start + (length < page ? length : page);
-    const char *bad = hk_pattern_mismatch(payload, (size_t)(first_end - (char *)payload),
-                                          HK_JUNK_PATTERN);
+    const char *bad =
+        hk_pattern_mismatch(payload, (size_t)(first_end - (char *)payload), HK_JUNK_PATTERN);
     if (hk_unlikely(bad != NULL))
         hk_misuse_detail(HK_MISUSE_WRITE_AFTER_FREE, payload, "malloc",
                          "byte %zu of the freed block changed", (size_t)(bad - (char *)payload));

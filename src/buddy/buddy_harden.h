@@ -134,9 +134,9 @@ typedef enum { FOUND_SMALL, FOUND_ALIGNED, FOUND_LARGE } buddy_found_kind_t;
 /* A block found from a pointer handed to free, realloc or malloc_usable_size. */
 typedef struct {
     buddy_found_kind_t kind;
-    buddy_block_t *block;       /* the buddy block, or the large block's tag */
-    buddy_block_t *tag;         /* the 16 bytes before the payload */
-    struct buddy_arena *arena;  /* the arena owning a buddy block's page or chunk */
+    buddy_block_t *block;      /* the buddy block, or the large block's tag */
+    buddy_block_t *tag;        /* the 16 bytes before the payload */
+    struct buddy_arena *arena; /* the arena owning a buddy block's page or chunk */
 } buddy_found_t;
 
 /* Most bytes a small block can be asked for in the hardened mode (one byte of canary). */
@@ -152,7 +152,8 @@ HK_NOINLINE void buddy_harden_small_out(buddy_block_t *block, void *p, size_t as
 HK_NOINLINE void buddy_harden_check(const void *p, buddy_found_t found, const char *who);
 /* In the arena's lock, a small block freed in the hardened mode (canary checked): junk, then
  * quarantine; a block leaving the quarantine is checked and freed for good. */
-HK_NOINLINE void buddy_harden_quarantine(struct buddy_arena *arena, buddy_block_t *block, const char *who);
+HK_NOINLINE void buddy_harden_quarantine(struct buddy_arena *arena, buddy_block_t *block,
+                                         const char *who);
 /* Lets every block in the arena's quarantine go (checked), e.g. for malloc_trim. Arena locked. */
 HK_NOINLINE void buddy_harden_flush(struct buddy_arena *arena, const char *who);
 /* The quarantine's part of buddy_check: every slot holds a quarantined block of the arena. */

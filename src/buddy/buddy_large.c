@@ -21,9 +21,9 @@
 #define LARGE_CACHE_TOTAL_MAX_BYTES ((size_t)16 << 20)
 
 typedef struct {
-    size_t length;              /* bytes mapped, from the record's address */
-    uint64_t heap_like : 1;     /* asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks) */
-    uint64_t junked : 1;        /* hardened mode: cached with junk and protection */
+    size_t length;                /* bytes mapped, from the record's address */
+    uint64_t heap_like : 1;       /* asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks) */
+    uint64_t junked : 1;          /* hardened mode: cached with junk and protection */
     uint64_t asked_plus_one : 62; /* hardened mode: the size asked + 1; 0 in the default mode */
 } large_record_t;
 /* The tag of a plain block follows the record at +16. */

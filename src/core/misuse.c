@@ -25,8 +25,7 @@ void hk_misuse(hk_misuse_t kind, const void *p, const char *who)
     hk_fatal("%s", line);
 }
 
-void hk_misuse_detail(hk_misuse_t kind, const void *p, const char *who, const char *detail_fmt,
-                      ...)
+void hk_misuse_detail(hk_misuse_t kind, const void *p, const char *who, const char *detail_fmt, ...)
 {
     char line[384];
     size_t n = hk_snprintf(line, sizeof line, hk_misuse_format(kind), p, who);

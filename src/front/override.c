@@ -4,10 +4,10 @@
  * libheapkit-buddy (buddy engine); built with LTO there so malloc inlines the engine's fast path.
  *
  * free_sized, free_aligned_sized (C23) and the C++ sized delete check their size in the hardened
- * mode (core/harden.h). glibc compatibility choices: realloc(p, 0) frees p and returns NULL; memalign rounds an
- * alignment that is not a power of two up to the next one; aligned_alloc rejects it (EINVAL,
- * C17); sizes above PTRDIFF_MAX fail with ENOMEM; posix_memalign that fails with ENOMEM also sets
- * errno. */
+ * mode (core/harden.h). glibc compatibility choices: realloc(p, 0) frees p and returns NULL;
+ * memalign rounds an alignment that is not a power of two up to the next one; aligned_alloc rejects
+ * it (EINVAL, C17); sizes above PTRDIFF_MAX fail with ENOMEM; posix_memalign that fails with ENOMEM
+ * also sets errno. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>

@@ -49,8 +49,8 @@ const char *__tsan_default_options(void)
 
 #define Test(S, N, ...)                                                                            \
     static void S##_##N##_run(void);                                                               \
-    static struct shim_test S##_##N##_test = {.suite = #S, .name = #N, .fn = S##_##N##_run,        \
-                                              __VA_ARGS__};                                        \
+    static struct shim_test S##_##N##_test = {                                                     \
+        .suite = #S, .name = #N, .fn = S##_##N##_run, __VA_ARGS__};                                \
     __attribute__((constructor)) static void S##_##N##_register(void)                              \
     {                                                                                              \
         *shim_last = &S##_##N##_test;                                                              \
@@ -72,21 +72,21 @@ shim_fail(const char *expr, const char *file, int line, const char *fmt, ...)
 
 #define cr_assert(cond, ...)                                                                       \
     do {                                                                                           \
-        if (!(cond)) shim_fail(#cond, __FILE__, __LINE__, " " __VA_ARGS__);                         \
+        if (!(cond)) shim_fail(#cond, __FILE__, __LINE__, " " __VA_ARGS__);                        \
     } while (0)
-#define cr_assert_not(cond, ...)           cr_assert(!(cond), __VA_ARGS__)
-#define cr_assert_eq(a, b, ...)            cr_assert((a) == (b), __VA_ARGS__)
-#define cr_assert_neq(a, b, ...)           cr_assert((a) != (b), __VA_ARGS__)
-#define cr_assert_lt(a, b, ...)            cr_assert((a) < (b), __VA_ARGS__)
-#define cr_assert_leq(a, b, ...)           cr_assert((a) <= (b), __VA_ARGS__)
-#define cr_assert_gt(a, b, ...)            cr_assert((a) > (b), __VA_ARGS__)
-#define cr_assert_geq(a, b, ...)           cr_assert((a) >= (b), __VA_ARGS__)
-#define cr_assert_null(p, ...)             cr_assert((p) == NULL, __VA_ARGS__)
-#define cr_assert_not_null(p, ...)         cr_assert((p) != NULL, __VA_ARGS__)
-#define cr_assert_str_eq(a, b, ...)        cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
-#define cr_expect(cond, ...)               cr_assert(cond, __VA_ARGS__)
-#define cr_log_warn(...)                   (fprintf(stderr, "[WARN] " __VA_ARGS__), fputc('\n', stderr))
-#define cr_log_info(...)                   ((void)0)
+#define cr_assert_not(cond, ...)    cr_assert(!(cond), __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)     cr_assert((a) == (b), __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)    cr_assert((a) != (b), __VA_ARGS__)
+#define cr_assert_lt(a, b, ...)     cr_assert((a) < (b), __VA_ARGS__)
+#define cr_assert_leq(a, b, ...)    cr_assert((a) <= (b), __VA_ARGS__)
+#define cr_assert_gt(a, b, ...)     cr_assert((a) > (b), __VA_ARGS__)
+#define cr_assert_geq(a, b, ...)    cr_assert((a) >= (b), __VA_ARGS__)
+#define cr_assert_null(p, ...)      cr_assert((p) == NULL, __VA_ARGS__)
+#define cr_assert_not_null(p, ...)  cr_assert((p) != NULL, __VA_ARGS__)
+#define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#define cr_expect(cond, ...)        cr_assert(cond, __VA_ARGS__)
+#define cr_log_warn(...)            (fprintf(stderr, "[WARN] " __VA_ARGS__), fputc('\n', stderr))
+#define cr_log_info(...)            ((void)0)
 
 /* Runs one test in a child; true when it ended as it must. */
 static bool shim_run(const struct shim_test *t)
@@ -124,8 +124,7 @@ int main(int argc, char **argv)
         tested++;
         bool ok = shim_run(t);
         passed += ok;
-        fprintf(stderr, "[%s] %s::%s (ThreadSanitizer)\n", ok ? "PASS" : "FAIL", t->suite,
-                t->name);
+        fprintf(stderr, "[%s] %s::%s (ThreadSanitizer)\n", ok ? "PASS" : "FAIL", t->suite, t->name);
     }
     fprintf(stderr, "[====] Synthesis: Tested: %u | Passing: %u | Failing: %u | Crashing: 0 \n",
             tested, passed, tested - passed);
