@@ -152,21 +152,31 @@ bool buddy_harden_check_quarantine(buddy_arena_t *arena, const char **why)
 
 /* ---- Mapped blocks in the reuse cache ------------------------------------------------------- */
 
-void buddy_harden_large_cached(void *start, size_t length, void *payload)
+/* Where the junk of a cached mapping ends: the whole mapping up to BUDDY_HEAP_LIKE_MAX_BYTES
+ * (filling it costs less than two mprotect calls and their TLB shootdowns, and a write after
+ * free anywhere in it is caught on reuse); beyond, the first page, the rest being made
+ * inaccessible (a write after free faults). */
+static char *junk_end(void *start, size_t length)
 {
     size_t page = sys_page_size();
-    char *first_end = (char *)start + (length < page ? length : page);
-    hk_pattern_fill(payload, (size_t)(first_end - (char *)payload), HK_JUNK_PATTERN);
-    if (length > page) sys_protect((char *)start + page, length - page, SYS_PROT_NONE);
+    return (char *)start + (length <= BUDDY_HEAP_LIKE_MAX_BYTES || length < page ? length : page);
+}
+
+void buddy_harden_large_cached(void *start, size_t length, void *payload)
+{
+    char *end = junk_end(start, length);
+    hk_pattern_fill(payload, (size_t)(end - (char *)payload), HK_JUNK_PATTERN);
+    if (end < (char *)start + length)
+        sys_protect(end, (size_t)((char *)start + length - end), SYS_PROT_NONE);
 }
 
 void buddy_harden_large_reused(void *start, size_t length, void *payload)
 {
-    size_t page = sys_page_size();
-    if (length > page) sys_protect((char *)start + page, length - page, SYS_PROT_RW);
-    char *first_end = (char *)start + (length < page ? length : page);
+    char *end = junk_end(start, length);
+    if (end < (char *)start + length)
+        sys_protect(end, (size_t)((char *)start + length - end), SYS_PROT_RW);
     const char *bad =
-        hk_pattern_mismatch(payload, (size_t)(first_end - (char *)payload), HK_JUNK_PATTERN);
+        hk_pattern_mismatch(payload, (size_t)(end - (char *)payload), HK_JUNK_PATTERN);
     if (hk_unlikely(bad != NULL))
         hk_misuse_detail(HK_MISUSE_WRITE_AFTER_FREE, payload, "malloc",
                          "byte %zu of the freed block changed", (size_t)(bad - (char *)payload));

@@ -26,9 +26,9 @@
  *   quarantine (BUDDY_QUARANTINE_SLOTS, a random one leaves when it is full), so it is not
  *   reused at once; when it leaves, its junk and header are checked: a write after free is
  *   caught, with or without a reuse of the memory by then.
- * - Mapped blocks. A freed mapping kept for reuse has its first page filled with junk and the
- *   rest made inaccessible (a write after free faults), and the junk is checked when the mapping
- *   is reused.
+ * - Mapped blocks. A freed mapping kept for reuse is filled with junk (beyond 128 KiB: its first
+ *   page, the rest made inaccessible, so a write after free faults), and the junk is checked
+ *   when the mapping is reused.
  * - Zero-size blocks are blocks of 0 bytes asked: any write into them breaks the canary. */
 #ifndef HK_BUDDY_BUDDY_HARDEN_H
 #define HK_BUDDY_BUDDY_HARDEN_H
@@ -160,8 +160,8 @@ HK_NOINLINE void buddy_harden_flush(struct buddy_arena *arena, const char *who);
 bool buddy_harden_check_quarantine(struct buddy_arena *arena, const char **why);
 /* Mapped blocks: the asked size and canary of one handed out hardened (record at start). */
 HK_NOINLINE void buddy_harden_large_out(buddy_block_t *tag, void *p, size_t asked);
-/* A mapping (its first page holding the payload at payload) entering the reuse cache: junk in
- * the first page, the rest inaccessible; and the reverse, with the junk checked, on reuse. */
+/* A mapping (payload at payload) entering the reuse cache: junk (beyond 128 KiB in the first
+ * page only, the rest inaccessible); and the reverse, with the junk checked, on reuse. */
 HK_NOINLINE void buddy_harden_large_cached(void *start, size_t length, void *payload);
 HK_NOINLINE void buddy_harden_large_reused(void *start, size_t length, void *payload);
 
