@@ -6,8 +6,8 @@
 #   $(LIBDIR)         every shared library as libNAME.so.$(VERSION) with the links
 #                     libNAME.so.$(SOVERSION) and libNAME.so, and the static libraries
 #   $(INCLUDEDIR)/heapkit   the public headers (the seeds' generic names stay out of the way)
-#   $(PKGCONFIGDIR)   NAME.pc for each library: heapkit, heapkit-buddy, osmem, memory_allocation,
-#                     memalloc, mm (from pkg/product.pc.in)
+#   $(PKGCONFIGDIR)   NAME.pc for each library: heapkit, heapkit-buddy, heapkit-secure, osmem,
+#                     memory_allocation, memalloc, mm (from pkg/product.pc.in)
 #   $(CMAKEDIR)       heapkitConfig.cmake and heapkitConfigVersion.cmake (find_package(heapkit))
 #   $(MANDIR)         the man pages of man/, and for each name on a section-3 page's NAME line
 #                     a link to the page (hk_trim.3 -> heapkit.3), so `man hk_trim` finds it

@@ -10,8 +10,9 @@
         "memalign", "valloc", "pvalloc", "malloc_usable_size", "malloc_trim", "malloc_stats",      \
         "malloc_info", "mallopt", "mallinfo", "mallinfo2", "__libc_malloc", "__libc_free",         \
         "__libc_calloc", "__libc_realloc", "__libc_memalign", "__libc_valloc", "__libc_pvalloc",   \
-        "__posix_memalign", "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",        \
-        "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",      \
+        "__posix_memalign", "free_sized", "free_aligned_sized", "_Znwm", "_Znam",                  \
+        "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",                      \
+        "_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",                              \
         "_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm",            \
         "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t",                   \
         "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",               \

@@ -3,8 +3,9 @@
  * at a time, empty pages go back to the heap's pool, memory others took from the break is left
  * alone, chunks when the break cannot grow) and in 64 KiB chunks (HEAPKIT_BUDDY_CHUNKS=1: chunk
  * release), alignment of every power of two up to 1 MiB, realloc in place, large mappings and
- * their munmap, statistics, and misuse detection. Each test runs in its own process, so the
- * option and the heap start afresh in each. */
+ * their munmap, statistics, misuse detection, the checks that are always on (encoded links,
+ * cookies, neighbour headers) and the hardened mode (canaries, quarantine, junk). Each test runs
+ * in its own process, so the options and the heap start afresh in each. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <malloc.h>
@@ -350,8 +351,7 @@ Test(chunks, random_allocations_and_frees_keep_every_invariant, .init = use_chun
                  "every chunk merged back to top-order blocks");
 }
 
-Test(chunks, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest,
-     .init = use_chunks)
+Test(chunks, empty_chunks_beyond_a_few_are_unmapped_and_trim_releases_the_rest, .init = use_chunks)
 {
     buddy_arena_t *arena = fresh_arena();
     enum { PER_CHUNK = BUDDY_CHUNK_BYTES / BUDDY_MAX_BLOCK_BYTES - 1, CHUNKS = 5 };
@@ -771,4 +771,173 @@ Test(checked, a_header_overwritten_after_free_is_caught_at_the_next_free, .signa
     header->level = 4;
     hk_engine_free(c, "free");
     (void)b;
+}
+
+/* ---- Checks that are always on (buddy_harden.h) ------------------------------------------- */
+
+Test(checks, free_list_links_are_stored_encoded)
+{
+    char *a = hk_engine_malloc(40), *b = hk_engine_malloc(40);
+    hk_engine_free(a, "free");
+    buddy_block_t *header = (buddy_block_t *)(a - BUDDY_HEADER_BYTES);
+    cr_assert_eq(header->status, BLOCK_FREE);
+    /* Whatever its neighbours are, the raw words are not plain pointers into the heap. */
+    cr_assert_not(buddy_in_sbrk_heap((void *)header->next) && header->next != 0);
+    cr_assert_not(buddy_in_sbrk_heap((void *)header->previous) && header->previous != 0);
+    hk_engine_free(b, "free");
+    expect_all_arenas_sound();
+}
+
+Test(checks, a_corrupted_free_list_link_is_reported_not_followed, .signal = SIGABRT)
+{
+    char *a = hk_engine_malloc(40), *b = hk_engine_malloc(40), *c = hk_engine_malloc(40);
+    hk_engine_free(c, "free");
+    hk_engine_free(a, "free");
+    /* A write after free into a's first payload bytes (its `previous` link). */
+    char *target = b;
+    memcpy(a, &target, sizeof target);
+    for (int i = 0; i < 4; i++)
+        hk_engine_malloc(40);
+}
+
+Test(checks, a_header_forged_inside_a_block_is_not_taken_for_a_block, .signal = SIGABRT)
+{
+    char *real = hk_engine_malloc(16), *big = hk_engine_malloc(1000);
+    memset(big, 0, 1000);
+    memcpy(big + 48, real - BUDDY_HEADER_BYTES, BUDDY_HEADER_BYTES); /* status, level, cookie */
+    hk_engine_free(big + 64, "free");
+}
+
+Test(checks, an_overflow_into_the_buddys_header_is_reported_by_the_free, .signal = SIGABRT)
+{
+    buddy_arena_t *arena = fresh_arena();
+    buddy_block_t *a = buddy_alloc_block(arena, 0), *b = buddy_alloc_block(arena, 0);
+    cr_assert_eq(buddy_of(a, 0), b);
+    memset((char *)a + BUDDY_MIN_BLOCK_BYTES, 'A', 8); /* b's status and level */
+    buddy_free_block(arena, a);
+}
+
+/* ---- The hardened mode (HEAPKIT_HARDEN=1) -------------------------------------------------- */
+
+static void harden_on(void)
+{
+    setenv("HEAPKIT_HARDEN", "1", 1);
+}
+
+Test(hardened, usable_size_is_exactly_the_size_asked, .init = harden_on)
+{
+    void *p = hk_engine_malloc(10), *q = hk_engine_calloc(0), *r = hk_engine_aligned(64, 10);
+    void *s = hk_engine_malloc(5000), *t = hk_engine_malloc(2031);
+    cr_assert_eq(hk_engine_usable_size(p, "u"), 10);
+    cr_assert_eq(hk_engine_usable_size(q, "u"), 0);
+    cr_assert_eq(hk_engine_usable_size(r, "u"), 10);
+    cr_assert_eq(hk_engine_usable_size(s, "u"), 5000);
+    cr_assert_eq(hk_engine_usable_size(t, "u"), 2031);
+    cr_assert(hk_engine_size_matches(p, 10, "free_sized"));
+    cr_assert_not(hk_engine_size_matches(p, 9, "free_sized"));
+    cr_assert_not(hk_engine_size_matches(s, 4096, "free_sized"));
+    void *blocks[] = {p, q, r, s, t};
+    for (int i = 0; i < 5; i++)
+        hk_engine_free(blocks[i], "free");
+    expect_all_arenas_sound();
+}
+
+Test(hardened, a_one_byte_overflow_is_caught_on_free, .signal = SIGABRT, .init = harden_on)
+{
+    char *p = hk_engine_malloc(24);
+    p[24] = '\0';
+    hk_engine_free(p, "free");
+}
+
+Test(hardened, a_one_byte_overflow_of_a_mapped_block_is_caught_on_free, .signal = SIGABRT,
+     .init = harden_on)
+{
+    char *p = hk_engine_malloc(64 * KiB);
+    p[64 * KiB] = 1;
+    hk_engine_free(p, "free");
+}
+
+Test(hardened, an_overflow_is_caught_on_realloc, .signal = SIGABRT, .init = harden_on)
+{
+    char *p = hk_engine_aligned(128, 40);
+    p[40] = 'x';
+    hk_engine_realloc(p, 100, "realloc");
+}
+
+Test(hardened, realloc_keeps_contents_and_moves_the_canary, .init = harden_on)
+{
+    char *p = hk_engine_malloc(20);
+    memset(p, 'a', 20);
+    p = hk_engine_realloc(p, 30, "realloc"); /* in place: same 64-byte block */
+    cr_assert_eq(hk_engine_usable_size(p, "u"), 30);
+    memset(p + 20, 'b', 10);
+    p = hk_engine_realloc(p, 3000, "realloc"); /* moves to a mapping */
+    cr_assert_eq(p[0], 'a');
+    cr_assert_eq(p[29], 'b');
+    memset(p, 'c', 3000);
+    p = hk_engine_realloc(p, 6000, "realloc");
+    cr_assert_eq(p[2999], 'c');
+    p = hk_engine_realloc(p, 10, "realloc");
+    cr_assert_eq(p[9], 'c');
+    hk_engine_free(p, "free");
+    hk_engine_trim(0);
+    expect_all_arenas_sound();
+}
+
+Test(hardened, freed_blocks_wait_in_the_quarantine_before_reuse, .init = harden_on)
+{
+    char *p = hk_engine_malloc(40);
+    hk_engine_free(p, "free");
+    for (int i = 0; i < 16; i++) {
+        char *q = hk_engine_malloc(40);
+        cr_assert_neq(q, p, "a freed block is not handed out again at once");
+        hk_engine_free(q, "free");
+    }
+    expect_all_arenas_sound();
+    cr_assert(hk_engine_trim(0) || true); /* the quarantine empties, checked */
+    expect_all_arenas_sound();
+    for (unsigned i = 0; i < buddy_arena_count(); i++)
+        cr_assert_eq(buddy_arenas[i].quarantined, 0);
+}
+
+Test(hardened, a_double_free_of_a_quarantined_block_is_reported, .signal = SIGABRT,
+     .init = harden_on)
+{
+    char *p = hk_engine_malloc(40);
+    hk_engine_free(p, "free");
+    hk_engine_free(p, "free");
+}
+
+Test(hardened, a_write_after_free_is_caught_when_the_block_leaves, .signal = SIGABRT,
+     .init = harden_on)
+{
+    char *p = hk_engine_malloc(100);
+    hk_engine_free(p, "free");
+    p[50] = 1;
+    hk_engine_trim(0);
+}
+
+Test(hardened, a_write_after_free_into_a_cached_mapping_is_caught_on_reuse, .signal = SIGABRT,
+     .init = harden_on)
+{
+    char *p = hk_engine_malloc(20 * KiB);
+    hk_engine_free(p, "free");
+    p[100] = 1;
+    hk_engine_malloc(20 * KiB);
+}
+
+static void exit_on_fault(int sig)
+{
+    (void)sig;
+    _exit(42);
+}
+
+/* (A handler of our own: ASan's would report the fault and exit otherwise.) */
+Test(hardened, a_freed_big_mapping_is_inaccessible_while_cached, .exit_code = 42, .init = harden_on)
+{
+    struct sigaction action = {.sa_handler = exit_on_fault};
+    sigaction(SIGSEGV, &action, NULL);
+    char *p = hk_engine_malloc(1024 * KiB);
+    hk_engine_free(p, "free");
+    p[512 * KiB] = 1;
 }

@@ -85,6 +85,11 @@ Test(exports, libheapkit_exports_the_malloc_family_and_the_hk_api)
     EXPECT_EXPORTS("libheapkit.so", MALLOC_FAMILY, HK_API, HK_PROF_API);
 }
 
+Test(exports, libheapkit_secure_exports_what_libheapkit_exports)
+{
+    EXPECT_EXPORTS("libheapkit-secure.so", MALLOC_FAMILY, HK_API, HK_PROF_API);
+}
+
 Test(exports, libheapkit_buddy_exports_the_malloc_family_and_the_profile_dump)
 {
     EXPECT_EXPORTS("libheapkit-buddy.so", MALLOC_FAMILY, HK_PROF_API);
@@ -182,6 +187,7 @@ Test(sonames, every_shared_library_has_a_soname_and_the_usual_links)
 {
     expect_versioned("libheapkit");
     expect_versioned("libheapkit-buddy");
+    expect_versioned("libheapkit-secure");
     expect_versioned("libosmem");
     expect_versioned("libmemory_allocation");
     expect_versioned("libmemalloc");

@@ -27,8 +27,10 @@
     "' 'BUILD=" HK_BUILD "' 'CC=" HK_CC "'"
 
 #define SHARED_LIBRARIES                                                                           \
-    "libheapkit", "libheapkit-buddy", "libosmem", "libmemory_allocation", "libmemalloc", "libmm"
-#define PKG_CONFIG_NAMES "heapkit", "heapkit-buddy", "osmem", "memory_allocation", "memalloc", "mm"
+    "libheapkit", "libheapkit-buddy", "libheapkit-secure", "libosmem", "libmemory_allocation",     \
+        "libmemalloc", "libmm"
+#define PKG_CONFIG_NAMES                                                                           \
+    "heapkit", "heapkit-buddy", "heapkit-secure", "osmem", "memory_allocation", "memalloc", "mm"
 #define MAN_PAGES                                                                                  \
     "man1/heapkit.1", "man3/heapkit.3", "man7/heapkit-buddy.7", "man3/osmem.3",                    \
         "man3/memory_allocation.3", "man3/memalloc.3", "man3/mm.3"
@@ -295,7 +297,7 @@ Test(install, a_program_builds_with_pkg_config_against_a_destdir_install_and_run
 static const char cmake_project[] =
     "cmake_minimum_required(VERSION 3.13)\n"
     "project(consumer C)\n"
-    "find_package(heapkit " HEAPKIT_VERSION " REQUIRED COMPONENTS heapkit buddy osmem\n"
+    "find_package(heapkit " HEAPKIT_VERSION " REQUIRED COMPONENTS heapkit buddy secure osmem\n"
     "             memory_allocation memalloc mm heapkit-static memory_allocation-static)\n"
     "set(libs heapkit::osmem heapkit::memory_allocation heapkit::memalloc heapkit::mm)\n"
     "add_executable(app app.c)\n"

@@ -45,6 +45,10 @@ _Static_assert(BUDDY_PAGE_BYTES == 2 * BUDDY_MAX_BLOCK_BYTES, "a page holds two 
 #define BUDDY_ARENAS_MAX 64
 /* A plain large mapping starts with its record (length) and then the tag: payload at +32. */
 #define BUDDY_LARGE_PREFIX_BYTES 32
+/* The hardened mode's quarantine: freed small blocks an arena holds back from reuse (junk-filled
+ * and checked when they leave). A free into a full quarantine lets a randomly chosen one go, so
+ * a block waits 128 frees of its arena on average, and when it is reused is not predictable. */
+#define BUDDY_QUARANTINE_SLOTS 128
 /* glibc's mmap threshold: it counts every block asked below it in mallinfo2's uordblks (its heap)
  * and only bigger ones in hblkhd. Large blocks asked below it are counted the same way here. */
 #define BUDDY_HEAP_LIKE_MAX_BYTES ((size_t)128 * 1024)
@@ -60,19 +64,20 @@ enum {
     TAG_ALIGNED_FREED = 0xB0DD0007u,  /* the same, after the block was freed */
     TAG_LARGE = 0xB0DD0008u,          /* tag of a directly mapped block */
     TAG_LARGE_FREED = 0xB0DD0009u,    /* a mapped block freed into the large cache */
+    BLOCK_QUARANTINED = 0xB0DD000Au,  /* freed in the hardened mode, waiting in the quarantine */
 };
 #define LEVEL_LARGE 0xFFu
-/* The spare word (`next`) of an allocated block's header when the heap profiler sampled the
- * block (src/prof): free then tells the profiler. NULL otherwise; never a list pointer. */
-#define BUDDY_SAMPLED_MARK ((struct buddy_block *)(uintptr_t)1)
 
-/* The spec's BlockHeader. next/previous are meaningful while the block is free; while it is in
- * use the payload starts at `previous` and `next` is a spare word (the inner tag's back link). */
+/* The spec's BlockHeader, with its links stored encoded (buddy_harden.h): next/previous are the
+ * free-list links while the block is free; while it is in use the payload starts at `previous`
+ * and `next` holds the block's cookie (and, in the hardened mode, the size asked). In an inner
+ * tag `next` is the encoded back link to the block, in a large block's tag the encoded start of
+ * its mapping. */
 typedef struct buddy_block {
-    uint32_t status;              /* one of the BLOCK_ and TAG_ values */
-    uint32_t level;               /* order index, 0 = 32-byte blocks */
-    struct buddy_block *next;     /* free list successor (or spare word when used) */
-    struct buddy_block *previous; /* free list predecessor (overlaps the payload) */
+    uint32_t status;    /* one of the BLOCK_ and TAG_ values */
+    uint32_t level;     /* order index, 0 = 32-byte blocks */
+    uintptr_t next;     /* free list successor, encoded (or the cookie word when used) */
+    uintptr_t previous; /* free list predecessor, encoded (overlaps the payload) */
 } buddy_block_t;
 
 struct buddy_arena;
@@ -110,6 +115,9 @@ typedef struct buddy_arena {
     uint64_t series_bytes;                  /* bytes allocated and freed since the last
                                                time-series note (core/series.h) */
     uint32_t index;                         /* position in buddy_arenas (the page map says it) */
+    uint32_t quarantined;                   /* hardened mode: blocks in quarantine[] */
+    uint64_t quarantine_rng;                /* hardened mode: state for picking who leaves */
+    buddy_block_t *quarantine[BUDDY_QUARANTINE_SLOTS]; /* hardened mode: freed, not yet reusable */
 } buddy_arena_t;
 
 static inline size_t buddy_order_bytes(unsigned level)
@@ -139,30 +147,6 @@ static inline char *buddy_page_of(const void *p)
 static inline buddy_block_t *buddy_of(const buddy_block_t *block, unsigned level)
 {
     return (buddy_block_t *)((uintptr_t)block ^ (uintptr_t)buddy_order_bytes(level));
-}
-
-/* ---- Free lists: one per order and arena, under the arena's lock --------------------------- */
-
-static inline void buddy_list_push(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
-{
-    block->status = BLOCK_FREE;
-    block->level = level;
-    block->previous = NULL;
-    block->next = arena->free_list[level];
-    if (block->next) block->next->previous = block;
-    arena->free_list[level] = block;
-    arena->free_blocks[level]++;
-}
-
-static inline void buddy_list_remove(buddy_arena_t *arena, buddy_block_t *block)
-{
-    unsigned level = block->level;
-    if (block->previous)
-        block->previous->next = block->next;
-    else
-        arena->free_list[level] = block->next;
-    if (block->next) block->next->previous = block->previous;
-    arena->free_blocks[level]--;
 }
 
 /* ---- Heap (buddy_heap.c): all under the arena's lock --------------------------------------- */
@@ -318,6 +302,14 @@ typedef struct {
 /* A mapped block of size bytes, plus headroom bytes mapped beyond them for growth, whose payload
  * is aligned to alignment (16 or more). */
 void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zeroed);
+/* Whether a tag that says TAG_LARGE leads back to a plausible mapping start (its link is
+ * encoded: a forged tag decodes to nonsense). */
+bool buddy_large_tag_sound(const buddy_block_t *tag);
+/* The hardened mode's record of the size asked (+ 1; 0 for a block handed out in the default
+ * mode), and the end of the block's mapping. */
+size_t buddy_large_asked_plus_one(const buddy_block_t *tag);
+void buddy_large_set_asked_plus_one(buddy_block_t *tag, size_t asked_plus_one);
+char *buddy_large_end(const buddy_block_t *tag);
 /* Frees the large block whose tag is at tag (already validated as TAG_LARGE). */
 void buddy_large_free(buddy_block_t *tag);
 /* The usable bytes of the large block with this tag. */
@@ -354,5 +346,53 @@ bool buddy_walk(hk_block_visitor_t visitor, void *arg, int max_level);
  * included) and bytes held from the kernel (heap pages, chunks, large mappings in use). Reads
  * the counters without locks: a note may be a block or two off, never a page. */
 void buddy_series_figures(uint64_t *live_bytes, uint64_t *mapped_bytes);
+
+/* ---- Free lists: one per order and arena, under the arena's lock --------------------------- */
+
+/* Links are stored encoded and checked whenever a block leaves its list (buddy_harden.h). */
+#include "buddy/buddy_harden.h"
+
+HK_INLINE void buddy_list_push(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
+{
+    uint64_t key = buddy_key(BUDDY_KEY_LINK);
+    buddy_block_t *head = arena->free_list[level];
+    block->status = BLOCK_FREE;
+    block->level = level;
+    buddy_link_put(&block->previous, NULL, key);
+    buddy_link_put(&block->next, head, key);
+    if (head) buddy_link_put(&head->previous, block, key);
+    arena->free_list[level] = block;
+    arena->free_blocks[level]++;
+}
+
+/* Takes block, a free block of order level, out of its list. Its header and both neighbours'
+ * links are checked first (a neighbour must lie in our memory at a multiple of the order's size
+ * and link back to block): a corrupted list is reported in one line naming who ("malloc",
+ * "free"), never followed. */
+HK_INLINE void buddy_list_remove(buddy_arena_t *arena, buddy_block_t *block, unsigned level,
+                                 const char *who)
+{
+    uint64_t key = buddy_key(BUDDY_KEY_LINK);
+    if (hk_unlikely(block->status != BLOCK_FREE || block->level != level))
+        buddy_report_header(block, who);
+    buddy_block_t *next = buddy_link_read(&block->next, key);
+    buddy_block_t *previous = buddy_link_read(&block->previous, key);
+    if (previous) {
+        if (hk_unlikely(!buddy_link_sound(previous, level) ||
+                        buddy_link_read(&previous->next, key) != block))
+            buddy_report_free_list(block, who);
+        buddy_link_put(&previous->next, next, key);
+    } else {
+        if (hk_unlikely(arena->free_list[level] != block)) buddy_report_free_list(block, who);
+        arena->free_list[level] = next;
+    }
+    if (next) {
+        if (hk_unlikely(!buddy_link_sound(next, level) ||
+                        buddy_link_read(&next->previous, key) != block))
+            buddy_report_free_list(block, who);
+        buddy_link_put(&next->previous, previous, key);
+    }
+    arena->free_blocks[level]--;
+}
 
 #endif

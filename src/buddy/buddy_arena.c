@@ -30,15 +30,23 @@ static unsigned cpu_count(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
-unsigned buddy_arena_count(void)
+/* One thread sets the arenas up (the others wait for it: a few dozen stores), so their
+ * indexes are written once and published by the release of arena_count (ThreadSanitizer found
+ * racing threads writing them at the same time). */
+static HK_NOINLINE unsigned arena_setup(void)
 {
-    unsigned count = __atomic_load_n(&arena_count, __ATOMIC_ACQUIRE);
-    if (hk_likely(count)) return count;
-    count = cpu_count() * ARENAS_PER_CPU;
+    static unsigned claimed;
+    if (__atomic_exchange_n(&claimed, 1, __ATOMIC_ACQUIRE) != 0) {
+        unsigned count;
+        while ((count = __atomic_load_n(&arena_count, __ATOMIC_ACQUIRE)) == 0)
+            sched_yield();
+        return count;
+    }
+    unsigned count = cpu_count() * ARENAS_PER_CPU;
     if (count > BUDDY_ARENAS_MAX) count = BUDDY_ARENAS_MAX;
-    /* Arenas and their locks are statically initialised; racing threads write the same
-     * indexes. Every arena lock is registered for fork before the sbrk heap's lock, which is
-     * taken inside them: fork takes registered locks in registration order. */
+    /* Arenas and their locks are statically initialised. Every arena lock is registered for
+     * fork before the sbrk heap's lock, which is taken inside them: fork takes registered locks
+     * in registration order. */
     for (unsigned i = 0; i < BUDDY_ARENAS_MAX; i++) {
         buddy_arenas[i].index = i;
         hk_lock_register(&buddy_arenas[i].lock);
@@ -48,6 +56,13 @@ unsigned buddy_arena_count(void)
     hk_series_register_lock();
     __atomic_store_n(&arena_count, count, __ATOMIC_RELEASE);
     return count;
+}
+
+unsigned buddy_arena_count(void)
+{
+    unsigned count = __atomic_load_n(&arena_count, __ATOMIC_ACQUIRE);
+    if (hk_likely(count)) return count;
+    return arena_setup();
 }
 
 static HK_NOINLINE buddy_arena_t *arena_acquire_slow(unsigned index, unsigned count)

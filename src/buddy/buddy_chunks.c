@@ -33,7 +33,7 @@ static buddy_chunk_t *chunk_new(buddy_arena_t *arena)
     chunk->next = arena->chunks;
     if (chunk->next) chunk->next->previous = chunk;
     arena->chunks = chunk;
-    arena->chunk_count++;
+    HK_RELAXED_ADD(&arena->chunk_count, 1);
     arena->empty_chunks++;
     for (unsigned level = CHUNK_HEADER_LEVEL; level < BUDDY_ORDERS - 1; level++)
         buddy_list_push(arena, block_at(chunk, buddy_order_bytes(level)), level);
@@ -43,17 +43,17 @@ static buddy_chunk_t *chunk_new(buddy_arena_t *arena)
 void buddy_chunk_release(buddy_arena_t *arena, buddy_chunk_t *chunk)
 {
     for (unsigned level = CHUNK_HEADER_LEVEL; level < BUDDY_ORDERS - 1; level++)
-        buddy_list_remove(arena, block_at(chunk, buddy_order_bytes(level)));
+        buddy_list_remove(arena, block_at(chunk, buddy_order_bytes(level)), level, "free");
     for (size_t offset = BUDDY_MAX_BLOCK_BYTES; offset < chunk->frontier;
          offset += BUDDY_MAX_BLOCK_BYTES)
-        buddy_list_remove(arena, block_at(chunk, offset));
+        buddy_list_remove(arena, block_at(chunk, offset), BUDDY_ORDERS - 1, "free");
     if (chunk->previous)
         chunk->previous->next = chunk->next;
     else
         arena->chunks = chunk->next;
     if (chunk->next) chunk->next->previous = chunk->previous;
     if (arena->current == chunk) arena->current = NULL;
-    arena->chunk_count--;
+    HK_RELAXED_ADD(&arena->chunk_count, -1);
     arena->empty_chunks--;
     arena->chunks_released++;
     buddy_pagemap_set(chunk, BUDDY_CHUNK_BYTES, PAGE_NOT_OURS);
@@ -125,8 +125,10 @@ bool buddy_chunk_check(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *fre
                       "two free buddies left unmerged");
             }
         } else {
-            CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED,
+            CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED ||
+                      block->status == BLOCK_QUARANTINED,
                   "block status corrupt");
+            CHECK(buddy_cookie_sound(block), "block cookie corrupt");
             used_seen[block->level]++;
             live++;
         }

@@ -2,8 +2,10 @@
  * with the header) come from the calling thread's arena (pages of the sbrk heap, or chunks),
  * larger ones are mapped directly.
  * Every free finds its block through the page map and the 16 bytes before the payload, and
- * checks them: a pointer in no page, chunk or mapping of ours, a header without our magic, or a
- * block already free ends the process with one line naming the call. */
+ * checks them: a pointer in no page, chunk or mapping of ours, a header without our magic or
+ * cookie, or a block already free ends the process with one line naming the call. The hardened
+ * mode (HEAPKIT_HARDEN=1) takes a branch to buddy_harden.c at each entry; every check is
+ * described in buddy_harden.h. */
 #include <malloc.h>
 #include <string.h>
 
@@ -11,6 +13,8 @@
 #include "core/checked.h"
 #include "core/fatal.h"
 #include "core/fmt.h"
+#include "core/harden.h"
+#include "core/misuse.h"
 #include "core/options.h"
 #include "core/series.h"
 #include "core/stats.h"
@@ -73,8 +77,9 @@ static inline void series_count(buddy_arena_t *arena, unsigned level)
 }
 
 /* status: BLOCK_USED, or BLOCK_USED_ALIGNED; set under the lock, since a free of the block's
- * buddy in another thread reads it there. */
-static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
+ * buddy in another thread reads it there. Flattened (as small_free is): the heap's split, merge
+ * and checked list operations are inlined into the two, with no call inside the lock. */
+static HK_NOINLINE HK_FLATTEN buddy_block_t *small_alloc(unsigned level, uint32_t status)
 {
     buddy_arena_t *arena = buddy_arena_acquire();
     buddy_block_t *block = buddy_alloc_block(arena, level);
@@ -89,7 +94,7 @@ static inline buddy_block_t *small_alloc(unsigned level, uint32_t status)
 /* The heap profiler (src/prof/prof.h): every allocation counts its bytes down the thread's
  * sampling countdown (hk_prof_due: a subtraction and a branch; the countdown never runs out
  * when the profiler is off). A sampled block is marked, in the spare word of its buddy block's
- * header (BUDDY_SAMPLED_MARK) or in its large mapping's record, and recorded with its stack; a
+ * header (BUDDY_MARK_SAMPLED in its cookie mark) or in its large mapping's record, and recorded with its stack; a
  * free or a realloc that finds the mark tells the profiler. All outside the arena locks. */
 static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size);
 
@@ -106,8 +111,25 @@ static inline void *large_malloc(size_t size, bool zeroed)
     return prof_count(buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, zeroed), size);
 }
 
+/* The hardened mode's malloc and calloc: one byte more than asked, at least, for the canary. */
+static HK_NOINLINE void *hardened_alloc(size_t size, bool zeroed)
+{
+    if (size <= BUDDY_HARDENED_MAX_SMALL_BYTES) {
+        buddy_block_t *block =
+            small_alloc(buddy_level_for(size + 1 + BUDDY_HEADER_BYTES), BLOCK_USED);
+        if (!block) return NULL;
+        void *p = payload_of(block);
+        if (zeroed) memset(p, 0, size);
+        buddy_harden_small_out(block, p, size);
+        return p;
+    }
+    if (size > PTRDIFF_MAX) return NULL;
+    return buddy_large_alloc(size, 0, BUDDY_HEADER_BYTES, zeroed);
+}
+
 inline void *hk_engine_malloc(size_t size)
 {
+    if (hk_unlikely(hk_harden())) return prof_count(hardened_alloc(size, false), size);
     if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (hk_unlikely(block == NULL)) return NULL;
@@ -118,6 +140,7 @@ inline void *hk_engine_malloc(size_t size)
 
 void *hk_engine_calloc(size_t size)
 {
+    if (hk_unlikely(hk_harden())) return prof_count(hardened_alloc(size, true), size);
     if (size <= BUDDY_MAX_SMALL_BYTES) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
@@ -135,7 +158,9 @@ void *hk_engine_aligned(size_t alignment, size_t size)
 {
     hk_stat_add(&aligned_calls, 1);
     if (size > PTRDIFF_MAX || alignment > PTRDIFF_MAX) return NULL;
-    size_t room = size < BUDDY_HEADER_BYTES ? BUDDY_HEADER_BYTES : size;
+    bool hardened = hk_harden();
+    /* Hardened: one byte of canary at least. */
+    size_t room = size + hardened < BUDDY_HEADER_BYTES ? BUDDY_HEADER_BYTES : size + hardened;
     if (alignment <= BUDDY_MAX_BLOCK_BYTES / 2 && room <= BUDDY_MAX_BLOCK_BYTES - alignment) {
         buddy_block_t *block = small_alloc(buddy_level_for(alignment + room), BLOCK_USED_ALIGNED);
         if (!block) return NULL;
@@ -143,7 +168,8 @@ void *hk_engine_aligned(size_t alignment, size_t size)
         buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
         tag->status = TAG_ALIGNED;
         tag->level = block->level;
-        tag->next = block;
+        buddy_link_set(&tag->next, block);
+        if (hardened) buddy_harden_small_out(block, payload, size);
         return prof_count(payload, size);
     }
     return prof_count(buddy_large_alloc(size, 0, alignment, false), size);
@@ -151,40 +177,37 @@ void *hk_engine_aligned(size_t alignment, size_t size)
 
 /* ---- Finding and checking a block from a pointer -------------------------------------------- */
 
-typedef enum { FOUND_SMALL, FOUND_ALIGNED, FOUND_LARGE } found_kind_t;
-
-typedef struct {
-    found_kind_t kind;
-    buddy_block_t *block; /* the buddy block, or the large block's tag */
-    buddy_block_t *tag;   /* the 16 bytes before the payload */
-    buddy_arena_t *arena; /* the arena owning a buddy block's page or chunk */
-} found_t;
-
 static HK_NOINLINE HK_COLD void report_invalid(const void *p, const char *who)
 {
-    hk_fatal("invalid pointer %p in %s()", p, who);
+    hk_misuse(HK_MISUSE_INVALID_POINTER, p, who);
 }
 
 static HK_NOINLINE HK_COLD void report_freed(const void *p, const char *who)
 {
-    if (strcmp(who, "malloc_usable_size") == 0) hk_fatal("use of freed pointer %p in %s()", p, who);
-    hk_fatal("double free of %p in %s()", p, who);
+    /* A free of a freed block is a double free; any other use of one (realloc, usable size) is
+     * a use after free. */
+    bool freeing = strcmp(who, "realloc") != 0 && strcmp(who, "malloc_usable_size") != 0;
+    hk_misuse(freeing ? HK_MISUSE_DOUBLE_FREE : HK_MISUSE_USE_AFTER_FREE, p, who);
 }
 
 static inline bool is_freed_status(uint32_t status)
 {
     return status == BLOCK_FREE || status == BLOCK_MERGED || status == TAG_ALIGNED_FREED ||
-           status == TAG_LARGE_FREED;
+           status == TAG_LARGE_FREED || status == BLOCK_QUARANTINED;
 }
 
 /* A block header we may trust: our magic, a level in range, at a multiple of its size inside its
- * page (heap) or past the chunk header and below the frontier (chunk). */
+ * page (heap) or past the chunk header and below the frontier (chunk), with its cookie. */
 static inline bool block_is_sound(uint8_t page_kind, const buddy_block_t *block)
 {
-    if (page_kind == PAGE_SMALL_HEAP)
-        return block->level < BUDDY_ORDERS &&
-               ((uintptr_t)block & (buddy_order_bytes(block->level) - 1)) == 0;
-    return buddy_chunk_block_is_sound(buddy_chunk_of(block), block);
+    if (page_kind == PAGE_SMALL_HEAP) {
+        if (block->level >= BUDDY_ORDERS ||
+            ((uintptr_t)block & (buddy_order_bytes(block->level) - 1)) != 0)
+            return false;
+    } else if (!buddy_chunk_block_is_sound(buddy_chunk_of(block), block)) {
+        return false;
+    }
+    return buddy_cookie_sound(block);
 }
 
 /* Whether the aligned block and its inner tag share one page or chunk. */
@@ -194,7 +217,7 @@ static inline bool same_container(uint8_t page_kind, const void *a, const void *
     return buddy_chunk_of(a) == buddy_chunk_of(b);
 }
 
-static inline found_t find_block(const void *p, const char *who)
+static inline buddy_found_t find_block(const void *p, const char *who)
 {
     buddy_block_t *tag = (buddy_block_t *)((char *)p - BUDDY_HEADER_BYTES);
     uint8_t entry =
@@ -205,26 +228,34 @@ static inline found_t find_block(const void *p, const char *who)
                                                        : buddy_chunk_of(tag)->arena;
         uint32_t status = tag->status;
         if (hk_likely(status == BLOCK_USED) && block_is_sound(kind, tag))
-            return (found_t){FOUND_SMALL, tag, tag, arena};
+            return (buddy_found_t){FOUND_SMALL, tag, tag, arena};
         if (status == TAG_ALIGNED) {
-            buddy_block_t *block = tag->next;
+            buddy_block_t *block = buddy_link_get(&tag->next);
             if (same_container(kind, block, tag) && block < tag && block_is_sound(kind, block) &&
                 block->status == BLOCK_USED_ALIGNED && block->level == tag->level)
-                return (found_t){FOUND_ALIGNED, block, tag, arena};
+                return (buddy_found_t){FOUND_ALIGNED, block, tag, arena};
         }
         if (is_freed_status(status)) report_freed(p, who);
     } else if (kind == PAGE_LARGE_TAG) {
-        if (tag->status == TAG_LARGE && tag->level == LEVEL_LARGE)
-            return (found_t){FOUND_LARGE, tag, tag, NULL};
+        if (tag->status == TAG_LARGE && tag->level == LEVEL_LARGE && buddy_large_tag_sound(tag))
+            return (buddy_found_t){FOUND_LARGE, tag, tag, NULL};
         if (tag->status == TAG_LARGE_FREED) report_freed(p, who);
     }
     report_invalid(p, who);
     __builtin_unreachable();
 }
 
+/* Whether the block was handed out in the hardened mode (so it has a canary to check). */
+static inline bool is_hardened(buddy_found_t found)
+{
+    if (found.kind == FOUND_LARGE) return buddy_large_asked_plus_one(found.tag) != 0;
+    return (buddy_mark(found.block) & ~BUDDY_MARK_SAMPLED) != 0;
+}
+
 /* Frees a buddy block under its owner's lock, checking its status there so that two threads
- * freeing one block cannot both succeed. */
-static void small_free(const void *p, found_t found, const char *who)
+ * freeing one block cannot both succeed. In the hardened mode the block goes to the quarantine
+ * instead (buddy_harden.c). */
+static HK_FLATTEN void small_free(const void *p, buddy_found_t found, const char *who)
 {
     buddy_arena_t *arena = found.arena;
     uint32_t expected = found.kind == FOUND_ALIGNED ? BLOCK_USED_ALIGNED : BLOCK_USED;
@@ -232,14 +263,23 @@ static void small_free(const void *p, found_t found, const char *who)
     if (hk_unlikely(found.block->status != expected)) report_freed(p, who);
     if (found.kind == FOUND_ALIGNED) found.tag->status = TAG_ALIGNED_FREED;
     series_count(arena, found.block->level);
-    bool still_ours = buddy_free_block(arena, found.block);
     arena->free_calls++;
+    if (hk_unlikely(hk_harden())) {
+        buddy_harden_quarantine(arena, found.block, who);
+        buddy_arena_unlock(arena);
+        return;
+    }
+    bool still_ours = buddy_free_block(arena, found.block);
     if (hk_unlikely(checked()) && still_ours) check_after(arena, found.block, who);
     buddy_arena_unlock(arena);
 }
 
-static size_t usable_of(const void *p, found_t found)
+/* The bytes usable at p: what the block holds, or in the hardened mode exactly what was asked
+ * (the rest is canary). */
+static size_t usable_of(const void *p, buddy_found_t found)
 {
+    size_t asked;
+    if (hk_unlikely(hk_harden()) && buddy_harden_asked(p, found, &asked)) return asked;
     switch (found.kind) {
     case FOUND_SMALL:
         return buddy_order_bytes(found.block->level) - BUDDY_HEADER_BYTES;
@@ -254,23 +294,24 @@ static size_t usable_of(const void *p, found_t found)
 
 /* ---- Sampled blocks (the profiler) --------------------------------------------------------- */
 
-static inline bool is_sampled(found_t found)
+static inline bool is_sampled(buddy_found_t found)
 {
     return found.kind == FOUND_LARGE ? buddy_large_sampled(found.tag)
-                                     : found.block->next == BUDDY_SAMPLED_MARK;
+                                     : (buddy_mark(found.block) & BUDDY_MARK_SAMPLED) != 0;
 }
 
-static void set_sampled(found_t found, bool sampled)
+static void set_sampled(buddy_found_t found, bool sampled)
 {
     if (found.kind == FOUND_LARGE)
         buddy_large_set_sampled(found.tag, sampled);
     else
-        found.block->next = sampled ? BUDDY_SAMPLED_MARK : NULL;
+        buddy_cookie_set(found.block, (buddy_mark(found.block) & ~BUDDY_MARK_SAMPLED) |
+                                          (sampled ? BUDDY_MARK_SAMPLED : 0));
 }
 
 static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size)
 {
-    found_t found = find_block(p, "malloc");
+    buddy_found_t found = find_block(p, "malloc");
     set_sampled(found, true);
     hk_prof_sampled(p, size, usable_of(p, found));
     return p;
@@ -278,7 +319,7 @@ static HK_NOINLINE HK_COLD void *prof_sample(void *p, size_t size)
 
 /* A sampled block is about to be freed (or moved by realloc): the profiler forgets it first,
  * while the block is still allocated (its address cannot be handed out and sampled meanwhile). */
-static HK_NOINLINE HK_COLD void prof_forget(void *p, found_t found)
+static HK_NOINLINE HK_COLD void prof_forget(void *p, buddy_found_t found)
 {
     set_sampled(found, false);
     hk_prof_freed(p);
@@ -286,16 +327,18 @@ static HK_NOINLINE HK_COLD void prof_forget(void *p, found_t found)
 
 /* A block resized in place keeps its sampling: nothing goes down the countdown, and a sampled
  * one has its record's size updated (prof.h says why the estimate stays unbiased). */
-static inline void *prof_resized_in_place(void *p, found_t found, size_t size)
+static inline void *prof_resized_in_place(void *p, buddy_found_t found, size_t size)
 {
     if (hk_unlikely(is_sampled(found))) hk_prof_resized(p, size, usable_of(p, found));
     return p;
 }
 
 /* Frees a found block, small or large. */
-static inline void free_found(void *p, found_t found, const char *who)
+static inline void free_found(void *p, buddy_found_t found, const char *who)
 {
     if (hk_unlikely(is_sampled(found))) prof_forget(p, found);
+    /* Only a hardened mode hands out blocks with canaries (the mode never changes once read). */
+    if (hk_unlikely(hk_harden()) && is_hardened(found)) buddy_harden_check(p, found, who);
     if (hk_likely(found.kind != FOUND_LARGE))
         small_free(p, found, who);
     else
@@ -313,6 +356,15 @@ size_t hk_engine_usable_size(const void *p, const char *who)
     return usable_of(p, find_block(p, who));
 }
 
+bool hk_engine_size_matches(const void *p, size_t size, const char *who)
+{
+    buddy_found_t found = find_block(p, who);
+    size_t asked;
+    /* Hardened: exactly the size asked; otherwise no more than the block holds. */
+    if (hk_harden() && buddy_harden_asked(p, found, &asked)) return size == asked;
+    return size <= usable_of(p, found);
+}
+
 /* ---- realloc -------------------------------------------------------------------------------- */
 
 /* A large block that grows by realloc is mapped with half as much again: a block grown
@@ -320,7 +372,7 @@ size_t hk_engine_usable_size(const void *p, const char *who)
  * step, and the untouched headroom costs address space, not memory. */
 #define LARGE_GROWTH_HEADROOM_DIVISOR 2
 
-static void *realloc_move(void *p, found_t found, size_t usable, size_t size, const char *who)
+static void *realloc_move(void *p, buddy_found_t found, size_t usable, size_t size, const char *who)
 {
     void *q = NULL;
     if (size > BUDDY_MAX_SMALL_BYTES && size > usable && found.kind == FOUND_LARGE)
@@ -334,11 +386,46 @@ static void *realloc_move(void *p, found_t found, size_t usable, size_t size, co
     return q;
 }
 
+/* The hardened mode's realloc: the canary is checked first; a block stays in place while the
+ * size fits with a byte of canary to spare (the canary is rewritten behind the new size), and
+ * otherwise moves, the old block going to the quarantine. */
+static HK_NOINLINE void *hardened_realloc(void *p, buddy_found_t found, size_t size,
+                                          const char *who)
+{
+    size_t usable = usable_of(p, found);
+    if (is_hardened(found)) buddy_harden_check(p, found, who);
+    if (found.kind != FOUND_LARGE && size <= BUDDY_HARDENED_MAX_SMALL_BYTES) {
+        char *end = (char *)found.block + buddy_order_bytes(found.block->level);
+        if ((size_t)(end - (char *)p) > size) {
+            buddy_arena_lock(found.arena);
+            if (hk_unlikely(found.block->status !=
+                            (found.kind == FOUND_ALIGNED ? BLOCK_USED_ALIGNED : BLOCK_USED)))
+                report_freed(p, who);
+            /* A plain block that halves gives back its upper halves, as in the default mode. */
+            unsigned level = buddy_level_for(size + 1 + BUDDY_HEADER_BYTES);
+            if (found.kind == FOUND_SMALL && level < found.block->level)
+                buddy_shrink_block(found.arena, found.block, level);
+            found.arena->realloc_in_place++;
+            buddy_harden_small_out(found.block, p, size);
+            buddy_arena_unlock(found.arena);
+            return p;
+        }
+    } else if (found.kind == FOUND_LARGE && size > BUDDY_HARDENED_MAX_SMALL_BYTES &&
+               is_hardened(found) && buddy_large_end(found.tag) - (char *)p > (ptrdiff_t)size) {
+        if (size <= usable / 2) buddy_large_shrink(found.tag, size + 1);
+        buddy_harden_large_out(found.tag, p, size);
+        hk_stat_add(&realloc_in_place_large, 1);
+        return p;
+    }
+    return realloc_move(p, found, usable, size, who);
+}
+
 void *hk_engine_realloc(void *p, size_t size, const char *who)
 {
     hk_stat_add(&realloc_calls, 1);
-    found_t found = find_block(p, who);
+    buddy_found_t found = find_block(p, who);
     if (size > PTRDIFF_MAX) return NULL;
+    if (hk_unlikely(hk_harden())) return hardened_realloc(p, found, size, who);
     size_t usable = usable_of(p, found);
     if (found.kind == FOUND_SMALL && size <= BUDDY_MAX_SMALL_BYTES) {
         /* Same order: nothing to do; a lower order: give back the upper halves. */
@@ -380,6 +467,7 @@ bool hk_engine_trim(size_t pad)
     for (unsigned i = 0; i < count; i++) {
         buddy_arena_t *arena = &buddy_arenas[i];
         buddy_arena_lock(arena);
+        buddy_harden_flush(arena, "malloc_trim");
         released |= buddy_release_idle(arena);
         buddy_arena_unlock(arena);
     }

@@ -42,14 +42,14 @@ static buddy_block_t *page_carve(buddy_arena_t *arena)
 
 /* The page of block (top order, about to be listed) has just become empty: the arena keeps it
  * (true) or gives it to the heap's pool (false: block is no longer the arena's). */
-static bool page_emptied(buddy_arena_t *arena, buddy_block_t *block)
+static HK_NOINLINE bool page_emptied(buddy_arena_t *arena, buddy_block_t *block)
 {
     if (arena->empty_pages < BUDDY_EMPTY_PAGES_KEPT) {
         arena->empty_pages++;
         return true;
     }
     buddy_block_t *mate = page_mate(block);
-    buddy_list_remove(arena, mate);
+    buddy_list_remove(arena, mate, TOP_LEVEL, "free");
     block->status = BLOCK_FREE;
     if (!buddy_sbrk_give_page(buddy_page_of(block))) {
         buddy_list_push(arena, mate, TOP_LEVEL);
@@ -63,7 +63,7 @@ static bool page_emptied(buddy_arena_t *arena, buddy_block_t *block)
 
 /* A fresh top-order block: from a heap page unless chunks are asked for or the break cannot
  * grow, else from a chunk. */
-static buddy_block_t *refill(buddy_arena_t *arena)
+static HK_NOINLINE buddy_block_t *refill(buddy_arena_t *arena)
 {
     if (!buddy_use_chunks()) {
         buddy_block_t *block = page_carve(arena);
@@ -82,7 +82,7 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
     buddy_block_t *block;
     if (found < BUDDY_ORDERS) {
         block = arena->free_list[found];
-        buddy_list_remove(arena, block);
+        buddy_list_remove(arena, block, found, "malloc");
         /* Half of an empty page taken: the page is no longer empty. */
         if (found == TOP_LEVEL && buddy_in_sbrk_heap(block) && is_free_top(page_mate(block)))
             arena->empty_pages--;
@@ -98,8 +98,8 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
     }
     block->status = BLOCK_USED;
     block->level = level;
-    block->next = NULL;
-    arena->used_blocks[level]++;
+    buddy_cookie_set(block, 0);
+    HK_RELAXED_ADD(&arena->used_blocks[level], 1);
     if (!buddy_in_sbrk_heap(block)) buddy_chunk_block_taken(arena, block);
     return block;
 }
@@ -107,11 +107,18 @@ buddy_block_t *buddy_alloc_block(buddy_arena_t *arena, unsigned level)
 bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
 {
     unsigned level = block->level;
-    arena->used_blocks[level]--;
+    HK_RELAXED_ADD(&arena->used_blocks[level], -1);
     while (level < TOP_LEVEL) {
         buddy_block_t *buddy = buddy_of(block, level);
-        if (buddy->status != BLOCK_FREE || buddy->level != level) break;
-        buddy_list_remove(arena, buddy);
+        uint32_t status = buddy->status, buddy_level = buddy->level;
+        if (status != BLOCK_FREE || buddy_level != level) {
+            /* Not mergeable; but what is there must be a header (an overflow of the block
+             * below may have reached it). */
+            if (hk_unlikely(!buddy_neighbour_sound(status, buddy_level, level)))
+                buddy_report_header(buddy, "free");
+            break;
+        }
+        buddy_list_remove(arena, buddy, level, "free");
         /* The upper one of the pair stops being a block; a stale free of it reads MERGED. */
         if (buddy < block) {
             block->status = BLOCK_MERGED;
@@ -134,8 +141,8 @@ bool buddy_free_block(buddy_arena_t *arena, buddy_block_t *block)
 void buddy_shrink_block(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
 {
     unsigned old = block->level;
-    arena->used_blocks[old]--;
-    arena->used_blocks[level]++;
+    HK_RELAXED_ADD(&arena->used_blocks[old], -1);
+    HK_RELAXED_ADD(&arena->used_blocks[level], 1);
     block->level = level;
     /* Each freed upper half's buddy is the block being kept (in use), so no merge can happen. */
     for (unsigned l = level; l < old; l++)
@@ -148,12 +155,12 @@ static bool release_empty_pages(buddy_arena_t *arena)
     bool released = false;
     buddy_block_t *next;
     for (buddy_block_t *block = arena->free_list[TOP_LEVEL]; block; block = next) {
-        next = block->next;
+        next = buddy_link_get(&block->next);
         buddy_block_t *mate = page_mate(block);
         if (!buddy_in_sbrk_heap(block) || !is_free_top(mate)) continue;
-        if (next == mate) next = mate->next;
-        buddy_list_remove(arena, block);
-        buddy_list_remove(arena, mate);
+        if (next == mate) next = buddy_link_get(&mate->next);
+        buddy_list_remove(arena, block, TOP_LEVEL, "malloc_trim");
+        buddy_list_remove(arena, mate, TOP_LEVEL, "malloc_trim");
         if (!buddy_sbrk_give_page(buddy_page_of(block))) {
             buddy_list_push(arena, block, TOP_LEVEL);
             buddy_list_push(arena, mate, TOP_LEVEL);
@@ -210,8 +217,10 @@ static bool check_page(const char *page, uint64_t *free_seen, uint64_t *used_see
                       "two free buddies left unmerged");
             }
         } else {
-            CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED,
+            CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED ||
+                      block->status == BLOCK_QUARANTINED,
                   "block status corrupt");
+            CHECK(buddy_cookie_sound(block), "block cookie corrupt");
             used_seen[block->level]++;
         }
         offset += size;
@@ -234,6 +243,7 @@ bool buddy_check_around(buddy_arena_t *arena, const void *p, const char **why)
 static bool owned_by(buddy_arena_t *arena, const buddy_block_t *block)
 {
     if (buddy_in_sbrk_heap(block)) return buddy_pagemap_get(block) == buddy_heap_page_entry(arena);
+    if (buddy_page_kind(buddy_pagemap_get(block)) != PAGE_SMALL_CHUNK) return false;
     buddy_chunk_t *chunk = buddy_chunk_of(block);
     return chunk->status == BLOCK_PINNED && chunk->arena == arena;
 }
@@ -272,11 +282,11 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
     for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
         uint64_t listed = 0;
         buddy_block_t *previous = NULL;
-        for (buddy_block_t *b = arena->free_list[level]; b; b = b->next) {
+        for (buddy_block_t *b = arena->free_list[level]; b; b = buddy_link_get(&b->next)) {
+            CHECK(owned_by(arena, b), "free block of a foreign page or chunk");
             CHECK(b->status == BLOCK_FREE, "non-free block in a free list");
             CHECK(b->level == level, "block in the wrong order's list");
-            CHECK(b->previous == previous, "free list back link broken");
-            CHECK(owned_by(arena, b), "free block of a foreign page or chunk");
+            CHECK(buddy_link_get(&b->previous) == previous, "free list back link broken");
             previous = b;
             CHECK(++listed <= free_seen[level], "free list longer than the free blocks");
         }
@@ -285,5 +295,5 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
         CHECK(listed == arena->free_blocks[level], "free block count differs");
         CHECK(used_seen[level] == arena->used_blocks[level], "used block count differs");
     }
-    return true;
+    return buddy_harden_check_quarantine(arena, why);
 }

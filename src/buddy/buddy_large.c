@@ -16,6 +16,7 @@
 
 #include "buddy/buddy.h"
 #include "core/checked.h"
+#include "core/harden.h"
 #include "core/series.h"
 #include "core/stats.h"
 #include "os/sys.h"
@@ -25,11 +26,13 @@
 #define LARGE_CACHE_TOTAL_MAX_BYTES ((size_t)16 << 20)
 
 typedef struct {
-    size_t length;      /* bytes mapped, from the record's address */
-    uint32_t heap_like; /* 1 when asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks) */
-    uint32_t sampled;   /* 1 when the heap profiler sampled the block (src/prof) */
+    size_t length;                /* bytes mapped, from the record's address */
+    uint64_t heap_like : 1;       /* asked below BUDDY_HEAP_LIKE_MAX_BYTES (mallinfo2's uordblks) */
+    uint64_t junked : 1;          /* hardened mode: cached with junk and protection */
+    uint64_t sampled : 1;         /* the heap profiler sampled the block (src/prof) */
+    uint64_t asked_plus_one : 61; /* hardened mode: the size asked + 1; 0 in the default mode */
 } large_record_t;
-/* A plain block's tag follows the record at +16, its payload at +32. */
+/* The tag of a plain block follows the record at +16, its payload at +32. */
 _Static_assert(sizeof(large_record_t) == 16, "the record is 16 bytes");
 
 typedef struct {
@@ -45,7 +48,32 @@ static buddy_large_stats_t stats; /* updated with relaxed atomics */
 
 static inline large_record_t *record_of(const buddy_block_t *tag)
 {
-    return (large_record_t *)tag->next;
+    return (large_record_t *)buddy_link_get(&tag->next);
+}
+
+bool buddy_large_tag_sound(const buddy_block_t *tag)
+{
+    /* The decoded start of the mapping: a page boundary at or before the tag, and no further
+     * from it than an alignment a request can ask (the size limit of PTRDIFF_MAX). */
+    uintptr_t record = (uintptr_t)record_of(tag);
+    return (record & (sys_page_size() - 1)) == 0 && record < (uintptr_t)tag &&
+           (uintptr_t)tag - record <= PTRDIFF_MAX;
+}
+
+size_t buddy_large_asked_plus_one(const buddy_block_t *tag)
+{
+    return record_of(tag)->asked_plus_one;
+}
+
+void buddy_large_set_asked_plus_one(buddy_block_t *tag, size_t asked_plus_one)
+{
+    record_of(tag)->asked_plus_one = asked_plus_one;
+}
+
+char *buddy_large_end(const buddy_block_t *tag)
+{
+    large_record_t *record = record_of(tag);
+    return (char *)record + record->length;
 }
 
 /* Sets the page-map mark of the page holding tag, under large_lock (see the top). */
@@ -136,6 +164,10 @@ static void count_live(const large_record_t *record, size_t length, bool in_use)
 void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zeroed)
 {
     bool heap_like = size < BUDDY_HEAP_LIKE_MAX_BYTES;
+    size_t asked = size;
+    /* Hardened: at least one byte of canary after the request. */
+    bool hardened = hk_harden();
+    if (hardened && !hk_add(headroom, 1, &headroom)) return NULL;
     if (!hk_add(size, headroom, &size)) return NULL;
     size_t page = sys_page_size();
     bool plain = alignment <= BUDDY_LARGE_PREFIX_BYTES;
@@ -157,6 +189,8 @@ void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zer
         }
     }
     if (!start && sys_map(length, &start) != 0) return NULL;
+    if (!fresh && ((large_record_t *)start)->junked)
+        buddy_harden_large_reused(start, length, (char *)start + prefix);
     char *payload =
         alignment <= page
             ? (char *)start + prefix
@@ -165,15 +199,18 @@ void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zer
     large_record_t *record = start;
     record->length = length;
     record->heap_like = heap_like;
+    record->junked = 0;
     record->sampled = 0;
+    record->asked_plus_one = 0;
     tag->status = TAG_LARGE;
     tag->level = LEVEL_LARGE;
-    tag->next = start;
+    buddy_link_set(&tag->next, start);
     if (fresh && !large_mark(tag, PAGE_LARGE_TAG)) {
         sys_unmap(start, length);
         return NULL;
     }
-    if (zeroed && !fresh) memset(payload, 0, size);
+    if (zeroed && !fresh) memset(payload, 0, asked);
+    if (hardened) buddy_harden_large_out(tag, payload, asked);
     hk_stat_add(&stats.allocs, 1);
     count_live(record, length, true);
     return payload;
@@ -187,6 +224,11 @@ void buddy_large_free(buddy_block_t *tag)
     hk_stat_add(&stats.frees, 1);
     count_live(record, length, false);
     bool plain = (char *)tag == (char *)record + sizeof(large_record_t);
+    if (plain && length <= LARGE_CACHE_ENTRY_MAX_BYTES && hk_harden()) {
+        /* Hardened: junk in the first page, the rest inaccessible while cached. */
+        buddy_harden_large_cached(record, length, (char *)tag + BUDDY_HEADER_BYTES);
+        record->junked = 1;
+    }
     if (plain && cache_put(record, length)) return;
     large_mark(tag, PAGE_NOT_OURS);
     sys_unmap(record, length);

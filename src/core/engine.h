@@ -43,6 +43,13 @@ void *hk_engine_aligned(size_t alignment, size_t size);
 /* The bytes usable at p (never NULL): at least what was asked for. */
 size_t hk_engine_usable_size(const void *p, const char *who);
 
+/* Whether size may be the size p (never NULL) was asked with, for free_sized and the sized
+ * operator delete, which check it in the hardened mode (core/harden.h). An engine that keeps
+ * the size asked answers exactly; the front end's fallback (a weak definition, for engines
+ * without one) answers whether size fits the usable size. Reports a pointer that is not a block
+ * as free would. */
+bool hk_engine_size_matches(const void *p, size_t size, const char *who);
+
 /* Returns free memory to the OS now; true when some was released. */
 bool hk_engine_trim(size_t pad);
 

@@ -457,7 +457,9 @@ HK_INLINE void block_vg_freed(void *p)
 HK_INLINE void fast_free(void *p, const char *who)
 {
     size_t chunk = registry_index(p);
-    if (hk_likely(fast_registry[chunk] == fast_tls.free_key)) {
+    /* Written by other threads (segments registered, adopted): read atomically (relaxed, so
+     * the same one load). */
+    if (hk_likely(__atomic_load_n(&fast_registry[chunk], __ATOMIC_RELAXED) == fast_tls.free_key)) {
         segment_t *segment = (segment_t *)(chunk << SEGMENT_SHIFT);
         page_t *page = small_page_of(segment, p);
         block_t *block = (block_t *)p;

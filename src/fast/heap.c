@@ -50,7 +50,7 @@ uint32_t fast_now_ms(void)
 void fast_options_init(void)
 {
     static bool done;
-    if (done || !hk_env_ready()) return;
+    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || !hk_env_ready()) return;
     fast_options.check = hk_env_bool("HEAPKIT_CHECK", false);
     fast_options.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
     long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
@@ -58,7 +58,7 @@ void fast_options_init(void)
     fast_options.profile = hk_prof_on();
     long decay = hk_env_long("HEAPKIT_HUGE_DECAY_MS", 1000);
     fast_options.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
-    done = true;
+    __atomic_store_n(&done, true, __ATOMIC_RELEASE);
     if (fast_options.verbose)
         hk_warn("fast engine: check=%d profile=%d purge_delay_ms=%u huge_decay_ms=%u",
                 (int)fast_options.check, (int)fast_options.profile, (unsigned)fast_options.purge_delay_ms,

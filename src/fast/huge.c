@@ -160,7 +160,7 @@ static void free_list_add(huge_span_t *span, uint32_t now)
     span->prev = NULL;
     span->next = free_spans;
     if (free_spans) free_spans->prev = span;
-    free_spans = span;
+    __atomic_store_n(&free_spans, span, __ATOMIC_RELAXED); /* peeked at unlocked */
     free_resident_bytes += resident_bytes(span);
     hk_stat_add(&fast_global_stats[STAT_huge_cache_bytes], span->size);
 }
@@ -170,7 +170,7 @@ static void free_list_remove(huge_span_t *span)
     if (span->prev)
         span->prev->next = span->next;
     else
-        free_spans = span->next;
+        __atomic_store_n(&free_spans, span->next, __ATOMIC_RELAXED);
     if (span->next) span->next->prev = span->prev;
     span->next = span->prev = NULL;
     free_resident_bytes -= resident_bytes(span);
@@ -186,6 +186,16 @@ static void set_resident(huge_span_t *span, size_t pages, bool measured)
 {
     if (pages > ~RESIDENT_MEASURED) pages = ~RESIDENT_MEASURED;
     span->resident = (uint32_t)pages | (measured ? RESIDENT_MEASURED : 0);
+}
+
+/* The most pages the span's committed prefix can have resident: those it overlaps (a span
+ * after an over-aligned block starts just before a page boundary). */
+static size_t committed_pages(const huge_span_t *span)
+{
+    uintptr_t lo = (uintptr_t)span & ~(uintptr_t)(os_page() - 1);
+    uintptr_t hi = hk_align_up_small((uintptr_t)span + min_size(span->committed, span->size),
+                                     os_page());
+    return (size_t)(hi - lo) / os_page();
 }
 
 static bool span_is_free(const huge_span_t *span)
@@ -213,7 +223,7 @@ static void span_decommit_from(huge_span_t *span, size_t from)
         memset(base + from, 0, end - from);
     }
     span->committed = from;
-    size_t left = pages_in(from);
+    size_t left = committed_pages(span);
     if ((span->resident & ~RESIDENT_MEASURED) > left)
         set_resident(span, left, span->resident & RESIDENT_MEASURED);
     hk_stat_add(&fast_global_stats[STAT_huge_decommits], 1);
@@ -247,11 +257,11 @@ static void span_split(segment_t *region, huge_span_t *span, size_t keep, uint32
     size_t committed = span->committed > keep ? span->committed - keep : 0;
     huge_span_t *rest = span_init((uint8_t *)span + keep, span->size - keep, span, committed);
     size_t resident = span->resident & ~RESIDENT_MEASURED;
-    size_t rest_resident = min_size(resident, pages_in(rest->committed));
+    size_t rest_resident = min_size(resident, committed_pages(rest));
     set_resident(rest, rest_resident, false);
-    set_resident(span, min_size(resident - rest_resident, pages_in(keep)), false);
     span->size = keep;
     span->committed = min_size(span->committed, keep);
+    set_resident(span, min_size(resident - rest_resident, committed_pages(span)), false);
     huge_span_t *above = span_above(region, rest);
     if (above) above->below = rest;
     free_list_add(rest, now);
@@ -262,14 +272,15 @@ static void span_split(segment_t *region, huge_span_t *span, size_t keep, uint32
 static void span_absorb(segment_t *region, huge_span_t *span, huge_span_t *above)
 {
     size_t size = above->size;
-    set_resident(span, (span->resident & ~RESIDENT_MEASURED) +
-                           (above->resident & ~RESIDENT_MEASURED), false);
-    if (above->committed > HUGE_SPAN_BYTES)
-        span->committed = span->size + above->committed;
-    else
-        memset(above, 0, HUGE_SPAN_BYTES); /* all of above reads as zero now */
+    size_t resident = (span->resident & ~RESIDENT_MEASURED) + (above->resident & ~RESIDENT_MEASURED);
+    /* Above's header stays in memory: the committed prefix reaches past it (an upper bound, as
+     * it is past any of span's own decommitted pages). */
+    span->committed = span->size + (above->committed > HUGE_SPAN_BYTES ? above->committed
+                                                                        : HUGE_SPAN_BYTES);
     above->cookie = 0;
     span->size += size;
+    /* Both estimates may count the page where they meet. */
+    set_resident(span, min_size(resident, committed_pages(span)), false);
     huge_span_t *next = span_above(region, span);
     if (next) next->below = span;
     hk_stat_add(&fast_global_stats[STAT_huge_merges], 1);
@@ -354,7 +365,8 @@ static size_t committed_budget(void)
     size_t budget = live >> HUGE_COMMITTED_LIVE_SHIFT;
     /* What the program once used and does not now: keeping that much committed does not take
      * resident memory past where the live heap already took it. */
-    if (peak_live - live > budget) budget = peak_live - live;
+    size_t peak = __atomic_load_n(&peak_live, __ATOMIC_RELAXED);
+    if (peak - live > budget) budget = peak - live;
     budget += budget / 8; /* spans are counted whole, blocks by their usable bytes */
     return budget > HUGE_COMMITTED_MIN_BYTES ? budget : HUGE_COMMITTED_MIN_BYTES;
 }
@@ -624,7 +636,7 @@ static void huge_free_locked(segment_t *region, huge_span_t *span, uint32_t now)
         span->owned.next->prev = span->owned.prev;
     }
     span->next = span->prev = NULL;
-    set_resident(span, pages_in(span->committed), false); /* as if every page was touched */
+    set_resident(span, committed_pages(span), false); /* as if every page was touched */
     huge_span_t *above = span_above(region, span);
     if (span_is_free(above)) {
         free_list_remove(above);
@@ -673,7 +685,7 @@ bool fast_huge_resize(segment_t *region, void *p, size_t size, const char *who)
     uint32_t now = fast_now_ms();
     hk_lock(&huge_lock);
     huge_span_t *span = span_checked(region, p, who);
-    set_resident(span, pages_in(span->committed), false);
+    set_resident(span, committed_pages(span), false);
     uintptr_t end;
     if (size > PTRDIFF_MAX || !hk_align_up((uintptr_t)p + size, os_page(), &end)) {
         hk_unlock(&huge_lock);
@@ -758,7 +770,7 @@ bool fast_huge_check(void)
             if (ok && span_is_free(span)) {
                 free_seen++;
                 resident_seen += resident_bytes(span);
-                if (resident_bytes(span) > hk_align_up_small(span->committed, os_page()) + os_page())
+                if (resident_bytes(span) > committed_pages(span) * os_page())
                     ok = huge_check_fail("more resident than committed", span);
             }
             below = span;

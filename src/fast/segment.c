@@ -82,10 +82,11 @@ segment_t *fast_segment_resolve(const void *p)
 
 void fast_segment_list_remove(segment_t **list, segment_t *segment)
 {
+    /* The head is stored atomically: some lists are peeked at without their lock. */
     if (segment->prev)
         segment->prev->next = segment->next;
     else
-        *list = segment->next;
+        __atomic_store_n(list, segment->next, __ATOMIC_RELAXED);
     if (segment->next) segment->next->prev = segment->prev;
     segment->next = segment->prev = NULL;
 }
@@ -95,7 +96,7 @@ void fast_segment_list_push(segment_t **list, segment_t *segment)
     segment->prev = NULL;
     segment->next = *list;
     if (*list) (*list)->prev = segment;
-    *list = segment;
+    __atomic_store_n(list, segment, __ATOMIC_RELAXED);
 }
 
 /* A heap keeps segments with a free page on seg_avail, the others on seg_full. */
@@ -173,8 +174,8 @@ static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
         }
     segment_t *segment = *link;
     if (segment) {
-        *link = segment->next;
-        segment_cache_count--;
+        __atomic_store_n(link, segment->next, __ATOMIC_RELAXED);
+        __atomic_store_n(&segment_cache_count, segment_cache_count - 1, __ATOMIC_RELAXED);
     }
     hk_unlock(&abandoned_lock);
     if (!segment) return NULL;
@@ -208,10 +209,11 @@ static bool segment_cache_put(segment_t *segment)
     bool kept = segment_cache_count < SEGMENT_CACHE_MAX;
     if (kept) {
         segment->next = segment_cache;
-        segment_cache = segment;
-        segment_cache_count++;
+        __atomic_store_n(&segment_cache, segment, __ATOMIC_RELAXED); /* peeked at unlocked */
+        __atomic_store_n(&segment_cache_count, segment_cache_count + 1, __ATOMIC_RELAXED);
         if (segment->dirty_mask && (!segment_cache_next_purge_ms || segment_cache_count == 1))
-            segment_cache_next_purge_ms = fast_now_ms() + fast_options.purge_delay_ms;
+            __atomic_store_n(&segment_cache_next_purge_ms,
+                             fast_now_ms() + fast_options.purge_delay_ms, __ATOMIC_RELAXED);
     }
     hk_unlock(&abandoned_lock);
     return kept;
@@ -284,8 +286,8 @@ void fast_segment_cache_flush(void)
 {
     hk_lock(&abandoned_lock);
     segment_t *list = segment_cache;
-    segment_cache = NULL;
-    segment_cache_count = 0;
+    __atomic_store_n(&segment_cache, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&segment_cache_count, 0, __ATOMIC_RELAXED);
     hk_unlock(&abandoned_lock);
     while (list) {
         segment_t *next = list->next;

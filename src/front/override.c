@@ -3,10 +3,11 @@
  * engine behind it answers the same way. Linked into libheapkit (fast engine) and
  * libheapkit-buddy (buddy engine); built with LTO there so malloc inlines the engine's fast path.
  *
- * glibc compatibility choices: realloc(p, 0) frees p and returns NULL; memalign rounds an
- * alignment that is not a power of two up to the next one; aligned_alloc rejects it (EINVAL,
- * C17); sizes above PTRDIFF_MAX fail with ENOMEM; posix_memalign that fails with ENOMEM also sets
- * errno. */
+ * free_sized, free_aligned_sized (C23) and the C++ sized delete check their size in the hardened
+ * mode (core/harden.h). glibc compatibility choices: realloc(p, 0) frees p and returns NULL;
+ * memalign rounds an alignment that is not a power of two up to the next one; aligned_alloc rejects
+ * it (EINVAL, C17); sizes above PTRDIFF_MAX fail with ENOMEM; posix_memalign that fails with ENOMEM
+ * also sets errno. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -19,6 +20,8 @@
 #include "core/checked.h"
 #include "core/compiler.h"
 #include "core/fmt.h"
+#include "core/harden.h"
+#include "core/misuse.h"
 #include "core/options.h"
 #include "core/engine.h"
 #include "heapkit.h"
@@ -128,6 +131,41 @@ HK_EXPORT void *pvalloc(size_t size)
     size_t rounded;
     if (!hk_align_up(size ? size : 1, page, &rounded)) return out_of_memory();
     return aligned_block(page, rounded);
+}
+
+/* ---- Sized deallocation: C23 free_sized and free_aligned_sized, C++ sized delete ------------ */
+
+/* The fallback for engines that keep no size asked (core/engine.h): the size must fit. */
+__attribute__((weak)) bool hk_engine_size_matches(const void *p, size_t size, const char *who)
+{
+    return size <= hk_engine_usable_size(p, who);
+}
+
+/* Frees p, which the caller says it asked with size bytes (and alignment, 0 for none): in the
+ * hardened mode a size or alignment that cannot be the block's is reported (one line, abort);
+ * otherwise this is free. Also called by the sized operator delete (override_cxx.c). */
+void hk_free_sized(void *p, size_t size, size_t alignment, const char *who)
+{
+    if (hk_unlikely(p != NULL && hk_harden()) &&
+        ((alignment != 0 &&
+          (!hk_is_power_of_two(alignment) || ((uintptr_t)p & (alignment - 1)) != 0)) ||
+         !hk_engine_size_matches(p, size, who)))
+        hk_misuse(HK_MISUSE_SIZE_MISMATCH, p, who);
+    hk_engine_free(p, who);
+}
+
+/* C23 (not declared by glibc 2.36's headers). */
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t alignment, size_t size);
+
+HK_EXPORT void free_sized(void *p, size_t size)
+{
+    hk_free_sized(p, size, 0, "free_sized");
+}
+
+HK_EXPORT void free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+    hk_free_sized(p, size, alignment, "free_aligned_sized");
 }
 
 HK_EXPORT size_t malloc_usable_size(void *p)

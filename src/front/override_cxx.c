@@ -49,6 +49,14 @@ static inline void delete_block(void *p)
     hk_engine_free(p, "operator delete");
 }
 
+/* The sized forms: the size (and alignment) checked in the hardened mode (override.c). */
+void hk_free_sized(void *p, size_t size, size_t alignment, const char *who);
+
+static inline void delete_sized(void *p, size_t size, size_t alignment)
+{
+    hk_free_sized(p, size, alignment, "operator delete");
+}
+
 /* new / new[] */
 HK_EXPORT void *_Znwm(size_t n) { return new_throwing(n, 0); }
 HK_EXPORT void *_Znam(size_t n) { return new_throwing(n, 0); }
@@ -71,21 +79,19 @@ HK_EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const vo
 /* delete / delete[], plain, sized, nothrow and aligned */
 HK_EXPORT void _ZdlPv(void *p) { delete_block(p); }
 HK_EXPORT void _ZdaPv(void *p) { delete_block(p); }
-HK_EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; delete_block(p); }
-HK_EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; delete_block(p); }
+HK_EXPORT void _ZdlPvm(void *p, size_t n) { delete_sized(p, n, 0); }
+HK_EXPORT void _ZdaPvm(void *p, size_t n) { delete_sized(p, n, 0); }
 HK_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *tag) { (void)tag; delete_block(p); }
 HK_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *tag) { (void)tag; delete_block(p); }
 HK_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; delete_block(p); }
 HK_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; delete_block(p); }
 HK_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al)
 {
-    (void)n, (void)al;
-    delete_block(p);
+    delete_sized(p, n, al);
 }
 HK_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al)
 {
-    (void)n, (void)al;
-    delete_block(p);
+    delete_sized(p, n, al);
 }
 HK_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *tag)
 {
