@@ -43,7 +43,13 @@ $(BUILD)/tests/test_fast_heaps: $(BUILD)/tests-san/test_fast_heaps.o $(call san,
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
 
+# The hardened mode and the default mode's checks: the engine linked directly.
+$(BUILD)/tests/test_fast_harden: $(BUILD)/tests-san/test_fast_harden.o $(call san,$(FAST_SRC)) \
+		$(LOWER_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(TEST_LIBS)
+
 LIBS     += $(BUILD_LIB)/libheapkit.so $(BUILD_LIB)/libheapkit.a
 HEADERS  += include/heapkit.h
 TESTS    += $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge \
-	$(BUILD)/tests/test_fast_heaps $(BUILD)/tests/test_fast_walk
+	$(BUILD)/tests/test_fast_heaps $(BUILD)/tests/test_fast_walk $(BUILD)/tests/test_fast_harden

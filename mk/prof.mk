@@ -10,7 +10,8 @@ PROF_SRC := $(wildcard src/prof/*.c)
 $(BUDDY_LIB).$(VERSION) $(BUILD_LIB)/libheapkit.so.$(VERSION): $(call lto,$(PROF_SRC))
 $(BUILD_LIB)/libheapkit.a: $(call obj,$(PROF_SRC))
 $(BUILD)/tests/test_buddy_engine $(BUILD)/tests/test_fast_engine $(BUILD)/tests/test_fast_huge \
-	$(BUILD)/tests/test_fast_walk $(BUILD)/tests/test_fast_heaps $(BUILD)/tests/test_buddy_walk: \
+	$(BUILD)/tests/test_fast_walk $(BUILD)/tests/test_fast_heaps $(BUILD)/tests/test_buddy_walk \
+	$(BUILD)/tests/test_fast_harden: \
 	$(call san,$(PROF_SRC))
 $(BUILD)/vg/libheapkit.so: $(patsubst %.c,$(BUILD)/vg/%.o,$(PROF_SRC))
 

@@ -27,9 +27,16 @@ void hk_pattern_fill(void *start, size_t len, uint64_t pattern)
         *p = pattern_byte(p, pattern);
 }
 
+/* Junk, to compare freed memory with (memcmp is the fastest check there is). */
+static const uint8_t junk[256] = {[0 ... 255] = HK_JUNK_BYTE};
+
 const void *hk_pattern_mismatch(const void *start, size_t len, uint64_t pattern)
 {
     const uint8_t *p = start, *end = p + len;
+    if (pattern == HK_JUNK_PATTERN) /* whole runs that match, then the loops below */
+        for (; end - p >= (ptrdiff_t)sizeof junk && memcmp(p, junk, sizeof junk) == 0;
+             p += sizeof junk) {
+        }
     while (p < end && ((uintptr_t)p & 7)) {
         if (*p != pattern_byte(p, pattern)) return p;
         p++;

@@ -6,6 +6,7 @@
 
 #include "core/fatal.h"
 #include "core/fmt.h"
+#include "core/misuse.h"
 #include "core/checked.h"
 #include "core/stats.h"
 #include "fast/fast.h"
@@ -48,13 +49,27 @@ static size_t block_usable(const void *p, const char *who, segment_t **out)
     if (out) *out = segment;
     if (segment->kind == SEGMENT_HUGE) return fast_huge_usable(segment, p, who);
     page_t *page = page_of(segment, p);
-    if (hk_unlikely(page->size_class == 0)) hk_fatal("invalid pointer %p in %s()", p, who);
+    if (hk_unlikely(page->size_class == 0)) hk_misuse(HK_MISUSE_INVALID_POINTER, p, who);
+    /* The block freed last into its page, or next to be handed out, is free: what a realloc
+     * or a usable size of a block just freed meets (and the first word of a fresh block, read
+     * as a pointer). Only the owner reads its page's lists. */
+    if ((__atomic_load_n(&segment->owner, __ATOMIC_RELAXED) & ~OWNER_CHECK_TAG) ==
+            (uintptr_t)fast_tls.heap &&
+        (p == page->local_free || p == page->free))
+        hk_misuse(HK_MISUSE_USE_AFTER_FREE, p, who);
     return page->block_size;
 }
 
 size_t hk_engine_usable_size(const void *p, const char *who)
 {
+    if (hk_unlikely(fast_options.harden)) return fast_hardened_usable(p, who);
     return block_usable(p, who, NULL);
+}
+
+bool hk_engine_size_matches(const void *p, size_t size, const char *who)
+{
+    if (hk_unlikely(fast_options.harden)) return fast_hardened_size_matches(p, size, who);
+    return size <= block_usable(p, who, NULL);
 }
 
 /* A block that realloc grows to this size moves into a huge span (with room to double) rather
@@ -66,6 +81,7 @@ size_t hk_engine_usable_size(const void *p, const char *who)
 
 void *hk_engine_realloc(void *p, size_t size, const char *who)
 {
+    if (hk_unlikely(fast_options.harden)) return fast_hardened_realloc(NULL, p, size, who);
     segment_t *segment;
     size_t usable = block_usable(p, who, &segment);
     /* In place when it fits and does not waste more than half the block. A huge block grows
@@ -106,6 +122,7 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
  * own direct table) or, over 128 KiB, a huge span on the heap's list. */
 void *fast_heap_malloc(heap_t *heap, size_t size, bool zero)
 {
+    if (hk_unlikely(fast_options.harden)) return fast_hardened_malloc(heap, size, 0, zero);
     if (hk_likely(size <= DIRECT_MAX)) {
         page_t *page = heap->direct[size];
         if (hk_likely(page->free != NULL)) return page_pop(page, zero ? (size ? size : 1) : 0);
@@ -122,6 +139,7 @@ void *fast_heap_malloc(heap_t *heap, size_t size, bool zero)
  * huge block of it that can grow in place), else a new block of the heap. */
 void *fast_heap_realloc(heap_t *heap, void *p, size_t size)
 {
+    if (hk_unlikely(fast_options.harden)) return fast_hardened_realloc(heap, p, size, "hk_heap_realloc");
     segment_t *segment;
     size_t usable = block_usable(p, "hk_heap_realloc", &segment);
     bool huge = segment->kind == SEGMENT_HUGE;
@@ -142,6 +160,9 @@ static void *aligned_block(size_t alignment, size_t size);
 
 void *hk_engine_aligned(size_t alignment, size_t size)
 {
+    fast_options_init(); /* (a first allocation may come here) */
+    if (hk_unlikely(fast_options.harden))
+        return fast_hardened_malloc(fast_tls.heap, size, alignment, false);
     void *p = aligned_block(alignment, size);
     if (hk_unlikely(fast_options.profile) && p) fast_prof_allocated(p, size);
     return p;
@@ -172,6 +193,7 @@ bool fast_collect(bool force)
 {
     heap_t *heap = fast_heap_get();
     if (!heap) return false;
+    if (heap->quarantine.count) fast_quarantine_flush(heap, "malloc_trim");
     sys_counters_t before, after;
     sys_counters(&before);
     if (force) {
@@ -193,6 +215,8 @@ bool fast_collect(bool force)
 bool hk_engine_trim(size_t pad)
 {
     (void)pad;
+    heap_t *heap = fast_tls.heap;
+    if (heap != &fast_empty_heap) fast_heap_validate(heap, "malloc_trim");
     hk_stat_add(&fast_global_stats[STAT_trims], 1);
     return fast_collect(true);
 }
@@ -322,7 +346,7 @@ bool fast_check(void)
     for (unsigned c = 1; c < CLASS_COUNT; c++) {
         page_t *head = heap->avail[c].head;
         if (class_block_size(c) <= DIRECT_MAX) {
-            page_t *want = head && !fast_options.profile ? head : &fast_empty_page;
+            page_t *want = head && !fast_options.slow_only ? head : &fast_empty_page;
             size_t first = c == 1 ? 0 : class_block_size(c - 1) + 1;
             for (size_t size = first; size <= class_block_size(c); size++)
                 if (heap->direct[size] != want)

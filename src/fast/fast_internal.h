@@ -61,6 +61,15 @@
 
 /* Remote frees a heap keeps per page before handing them over with one atomic operation, and
  * how many pages it keeps them for (direct-mapped by descriptor address). */
+/* Blocks are carved EXTEND_BYTES at a time (one block at a time from 4 KiB up: carving writes a
+ * link into every block, so each block carved ahead is an OS page touched ahead), so a page
+ * touches only the memory it uses. */
+#define EXTEND_BYTES 4096
+
+/* Hardened mode: blocks a heap's quarantine holds at most, and their bytes. */
+#define QUARANTINE_SLOTS 256
+#define QUARANTINE_BYTES ((size_t)2 << 20)
+
 #define REMOTE_BATCH_MAX   32
 #define REMOTE_BATCH_SLOTS 16
 
@@ -96,12 +105,13 @@ typedef struct page {
     uint32_t used;        /* blocks handed out, not yet freed locally or collected */
     uint32_t block_size;  /* bytes per block (0 for a free page) */
     uint32_t capacity;    /* blocks carved so far (the free list grows lazily) */
-    uint32_t reserved;    /* blocks that fit in the page */
     uint32_t area_offset; /* first block, as an offset from the segment start */
+    uint16_t reserved;    /* blocks that fit in the page (at most 4096) */
     uint8_t size_class;   /* class served; 0 when the page is free */
     uint8_t in_full;      /* in the heap's full queue; `used` then reads FULL_PAGE_USED */
     uint8_t free_is_zero; /* every block on `free` is zero (except its next word) */
     uint8_t mem_zero;     /* the page's memory reads zero (fresh map or decommitted) */
+    uint8_t hardened;     /* started in the hardened mode: its blocks carry canaries */
 } __attribute__((aligned(64))) page_t;
 _Static_assert(sizeof(page_t) == 64, "page descriptors are indexed with a shift");
 
@@ -123,6 +133,7 @@ typedef struct segment {
     uint32_t used_pages;                   /* pages serving a class */
     uint32_t header_size;                  /* bytes before the first page's blocks may start */
     uint32_t is_abandoned;                 /* on an abandoned list (under its lock) */
+    uint32_t guarded;                      /* its last OS page is a guard page (hardened) */
     uint32_t retired_ms[SMALL_PAGE_COUNT]; /* when each free page was retired (for purging) */
     uint16_t sampled[SMALL_PAGE_COUNT];    /* heap profiler: sampled live blocks per page */
     page_t pages[];                        /* page_count descriptors */
@@ -212,6 +223,17 @@ struct heap {
     /* Written by other threads: blocks they freed into this heap's full pages, for the owner
      * to free in its slow path. On its own cache line. */
     block_t *delayed __attribute__((aligned(64)));
+    /* Hardened mode: blocks this heap's thread freed, junk-filled, waiting to be really freed
+     * (harden.c). */
+    struct quarantine {
+        struct quarantined {
+            void *block;
+            uint32_t extent; /* bytes junk-filled from block */
+        } slot[QUARANTINE_SLOTS];
+        uint32_t count;
+        size_t bytes;
+        uint64_t rng; /* which block leaves when it is full */
+    } quarantine __attribute__((aligned(64)));
 };
 
 /* ---- Globals ------------------------------------------------------------------------------- */
@@ -232,6 +254,8 @@ typedef struct {
     bool check;              /* HEAPKIT_CHECK: validate every free */
     bool verbose;            /* HEAPKIT_VERBOSE */
     bool profile;            /* HEAPKIT_PROF: every malloc and free through the slow path */
+    bool harden;             /* HEAPKIT_HARDEN (or a -DHK_HARDEN_ALWAYS build): harden.c */
+    bool slow_only;          /* profile or harden: empty direct tables, no free key */
     uint32_t purge_delay_ms; /* HEAPKIT_PURGE_DELAY_MS */
     uint32_t huge_decay_ms;  /* HEAPKIT_HUGE_DECAY_MS */
 } fast_options_t;
@@ -376,6 +400,20 @@ HK_INLINE void heap_class_used(heap_t *heap, unsigned c)
 }
 bool fast_block_is_free(const page_t *page, const void *p);
 
+/* harden.c: the hardened mode (fast_options.harden), every call routed here */
+void *fast_hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zero);
+void fast_hardened_free(void *p, const char *who);
+void *fast_hardened_realloc(heap_t *heap, void *p, size_t size, const char *who);
+size_t fast_hardened_usable(const void *p, const char *who);
+bool fast_hardened_size_matches(const void *p, size_t size, const char *who);
+void fast_quarantine_flush(heap_t *heap, const char *who);
+block_t *fast_page_shuffle(uint8_t *first, size_t block_size, uint32_t count);
+void fast_free_plain(void *p, const char *who); /* heap.c: the free slow path itself */
+/* heap.c: checks every free list of the heap's pages (malloc_trim): a block freed twice, or a
+ * pointer freed that was not a block's start, is reported there if no check caught it first. */
+void fast_heap_validate(heap_t *heap, const char *who);
+page_t *fast_heap_page_for(heap_t *heap, unsigned size_class);
+
 /* profile.c: the heap profiler's hooks (profiling on only) */
 void fast_prof_allocated(void *p, size_t size);
 void fast_prof_freeing(segment_t *segment, void *p);
@@ -391,6 +429,10 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
 void fast_huge_free_owned(heap_t *owner); /* every huge block of a program's own heap */
 bool fast_huge_owned_by(const segment_t *segment, const void *p, heap_t *owner);
 bool fast_huge_set_sampled(segment_t *segment, void *p, bool sampled); /* returns the old */
+/* Hardened mode: a block with a guard page after it (its extent: the bytes up to the guard,
+ * where its canary and size end), and the extent of one (0 when it has no guard). */
+void *fast_huge_malloc_guarded(size_t size, size_t alignment, heap_t *owner, size_t *extent);
+size_t fast_huge_guarded_extent(const segment_t *segment, const void *p, const char *who);
 bool fast_huge_is_sampled(segment_t *segment, void *p);
 bool fast_huge_check(void);
 bool fast_huge_walk(hk_block_visitor_t visitor, void *arg, int max_level);

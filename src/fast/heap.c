@@ -7,6 +7,8 @@
 
 #include "core/checked.h"
 #include "core/fatal.h"
+#include "core/harden.h"
+#include "core/misuse.h"
 #include "core/options.h"
 #include "core/series.h"
 #include "prof/prof.h"
@@ -24,8 +26,12 @@ heap_t fast_empty_heap = {.direct = {[0 ... DIRECT_COUNT - 1] = &fast_empty_page
 __thread fast_thread_t fast_tls = {.heap = &fast_empty_heap, .free_key = REGISTRY_NEVER};
 
 uint64_t fast_global_stats[FAST_GLOBAL_STAT_COUNT];
-fast_options_t fast_options = {
-    .check = false, .verbose = false, .purge_delay_ms = 10, .huge_decay_ms = 1000};
+fast_options_t fast_options = {.check = false,
+                               .verbose = false,
+                               .harden = HK_HARDEN_ALWAYS,
+                               .slow_only = HK_HARDEN_ALWAYS,
+                               .purge_delay_ms = 10,
+                               .huge_decay_ms = 1000};
 
 /* Heaps are never unmapped (a remote free may still touch an old owner's counters); exited
  * threads' heaps are reused. */
@@ -56,13 +62,15 @@ void fast_options_init(void)
     long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
     fast_options.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
     fast_options.profile = hk_prof_on();
+    fast_options.harden = hk_harden();
+    fast_options.slow_only = fast_options.profile || fast_options.harden;
     long decay = hk_env_long("HEAPKIT_HUGE_DECAY_MS", 1000);
     fast_options.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
     __atomic_store_n(&done, true, __ATOMIC_RELEASE);
     if (fast_options.verbose)
-        hk_warn("fast engine: check=%d profile=%d purge_delay_ms=%u huge_decay_ms=%u",
-                (int)fast_options.check, (int)fast_options.profile, (unsigned)fast_options.purge_delay_ms,
-                (unsigned)fast_options.huge_decay_ms);
+        hk_warn("fast engine: check=%d profile=%d harden=%d purge_delay_ms=%u huge_decay_ms=%u",
+                (int)fast_options.check, (int)fast_options.profile, (int)fast_options.harden,
+                (unsigned)fast_options.purge_delay_ms, (unsigned)fast_options.huge_decay_ms);
 }
 
 /* ---- Heap life cycle ----------------------------------------------------------------------- */
@@ -105,7 +113,7 @@ static heap_t *heap_pool_take(void)
 static void heap_reset(heap_t *heap)
 {
     /* Only the classes it used since the last reset (a short-lived thread uses a few). */
-    if (!heap->direct_ready) {
+    if (!heap->direct_ready || fast_options.slow_only) {
         for (size_t i = 0; i < DIRECT_COUNT; i++)
             heap->direct[i] = &fast_empty_page;
         heap->direct_ready = 1;
@@ -125,7 +133,7 @@ static void heap_reset(heap_t *heap)
     heap->registry_value = fast_registry_value_for(heap, SEGMENT_SMALL);
     /* Checked mode, and heaps without a registry value of their own, free through the slow
      * path: no registry entry equals REGISTRY_NEVER. */
-    heap->free_key = fast_options.check || fast_options.profile ||
+    heap->free_key = fast_options.check || fast_options.slow_only ||
                              heap->registry_value == REGISTRY_LOOSE
                          ? (uint16_t)REGISTRY_NEVER
                          : heap->registry_value;
@@ -434,16 +442,36 @@ void *fast_malloc_generic(size_t size, heap_t *heap, bool zero)
         }
     }
     void *p = malloc_generic(size, heap, zero);
-    if (hk_unlikely(fast_options.profile) && p) fast_prof_allocated(p, size);
+    /* (The hardened mode's allocations tell the profiler themselves.) */
+    if (hk_unlikely(fast_options.profile) && p && !fast_options.harden) fast_prof_allocated(p, size);
     return p;
+}
+
+/* A page of the class with a block on its free list, the class's current page when it has one
+ * (the hardened mode pops its blocks itself, checking each). NULL when memory ran out. */
+page_t *fast_heap_page_for(heap_t *heap, unsigned size_class)
+{
+    page_t *page = heap->avail[size_class].head;
+    if (page != NULL && page->free == NULL && page->local_free != NULL) {
+        page->free = page->local_free;
+        page->local_free = NULL;
+        page->free_is_zero = 0;
+    }
+    if (hk_likely(page != NULL && page->free != NULL)) return page;
+    heap->stats[STAT_malloc_slow]++;
+    heap_tick(heap);
+    fast_heap_flush_remote(heap);
+    return heap_find_page(heap, size_class);
 }
 
 static void *malloc_generic(size_t size, heap_t *heap, bool zero)
 {
     if (hk_unlikely(heap == &fast_empty_heap)) {
-        heap = fast_heap_get();
+        heap = fast_heap_get(); /* reads the options the first time */
         if (!heap) return NULL;
     }
+    /* (The hardened mode's direct tables are empty: nothing to swap above.) */
+    if (hk_unlikely(fast_options.harden)) return fast_hardened_malloc(heap, size, 0, zero);
     if (size > MEDIUM_BLOCK_MAX) return fast_huge_malloc(size, 0, zero);
     unsigned size_class = size_class_of(size);
     /* The class's current page, refilled from its local frees if need be, still without the
@@ -590,6 +618,16 @@ void fast_heap_drain_delayed(heap_t *heap)
 void fast_free_generic(void *p, const char *who)
 {
     if (p == NULL) return;
+    if (hk_unlikely(fast_options.harden)) {
+        fast_hardened_free(p, who);
+        return;
+    }
+    fast_free_plain(p, who);
+}
+
+/* The free slow path (and the hardened mode's real free, once a block leaves the quarantine). */
+void fast_free_plain(void *p, const char *who)
+{
     heap_t *heap = fast_tls.heap;
     segment_t *segment = fast_segment_resolve(p);
     if (hk_unlikely(!segment)) invalid_pointer(p, who);
@@ -624,6 +662,43 @@ void fast_free_generic(void *p, const char *who)
     block->next = page->local_free;
     page->local_free = block;
     if (--page->used == 0) fast_page_emptied(heap, page); /* emptied, or was full */
+}
+
+/* ---- Validation ------------------------------------------------------------------------------ */
+
+/* One free list of a page: every block inside the page on a block boundary, none twice (in
+ * this list or an earlier one of the page: seen). */
+static void validate_list(const page_t *page, const block_t *list, uint64_t *seen,
+                          const char *who)
+{
+    const uint8_t *area = page_area(segment_of(page), page);
+    size_t bytes = (size_t)page->capacity * page->block_size;
+    for (const block_t *b = list; b; b = b->next) {
+        size_t offset = (size_t)((const uint8_t *)b - area);
+        if ((const uint8_t *)b < area || offset >= bytes)
+            hk_misuse(HK_MISUSE_CORRUPT_FREE_LIST, b, who);
+        if (offset % page->block_size)
+            hk_misuse_detail(HK_MISUSE_INVALID_POINTER, b, who,
+                             "freed earlier: not the start of a block");
+        size_t index = offset / page->block_size;
+        if (seen[index / 64] >> (index % 64) & 1)
+            hk_misuse_detail(HK_MISUSE_DOUBLE_FREE, b, who, "found twice in the free lists");
+        seen[index / 64] |= (uint64_t)1 << (index % 64);
+    }
+}
+
+void fast_heap_validate(heap_t *heap, const char *who)
+{
+    uint64_t seen[((size_t)1 << SMALL_PAGE_SHIFT) / 16 / 64]; /* a bit per block of a page */
+    for (unsigned c = heap_used_class_after(heap, 0); c < CLASS_COUNT;
+         c = heap_used_class_after(heap, c))
+        for (int queue = 0; queue < 2; queue++)
+            for (page_t *page = queue ? heap->full[c].head : heap->avail[c].head; page;
+                 page = page->next) {
+                memset(seen, 0, ((size_t)page->capacity + 63) / 64 * sizeof seen[0]);
+                validate_list(page, page->free, seen, who);
+                validate_list(page, page->local_free, seen, who);
+            }
 }
 
 /* ---- Collection and thread exit ------------------------------------------------------------- */
@@ -672,6 +747,7 @@ static void heap_thread_exit(void *arg)
 {
     heap_t *heap = arg;
     if (!heap || heap == &fast_empty_heap) return;
+    if (heap->quarantine.count) fast_quarantine_flush(heap, "free");
     /* Every empty page back to its segment, but no purge: the segments' next owner (or the
      * cache) purges their free pages after the delay. */
     heap_collect_pages(heap, true);

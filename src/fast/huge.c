@@ -18,6 +18,7 @@
  * times is unmapped. Any thread may allocate or free; one lock covers all of it. */
 #include <string.h>
 
+#include "core/canary.h"
 #include "core/checked.h"
 #include "core/fatal.h"
 #include "core/stats.h"
@@ -64,11 +65,17 @@ typedef struct huge_span {
         };
         huge_link_t owned; /* in use by a program's own heap: its list (else both NULL) */
     };
-    uint32_t freed_ms;          /* free: when it became free; in use: the heap profiler's mark */
+    uint32_t freed_ms;          /* free: when it became free; in use: SPAN_SAMPLED and
+                                   SPAN_GUARDED */
     uint32_t resident;          /* free: pages thought resident (at most the committed prefix's),
                                    RESIDENT_MEASURED once counted with mincore */
 } huge_span_t;
 _Static_assert(sizeof(huge_span_t) == HUGE_SPAN_BYTES, "a span header is one cache line");
+
+/* The marks of a span in use (in freed_ms): the heap profiler sampled its block; its block was
+ * handed out hardened, with a guard page after it (the last page of its usable bytes). */
+#define SPAN_SAMPLED 1u
+#define SPAN_GUARDED 2u
 
 static hk_lock_t huge_lock = HK_LOCK_INIT;
 static huge_span_t *free_spans;         /* free spans, most recently freed first */
@@ -217,6 +224,8 @@ static void span_decommit_from(huge_span_t *span, size_t from)
     uintptr_t hi = ((uintptr_t)base + end) & ~(uintptr_t)(os_page() - 1);
     if (hi > lo) {
         memset(base + from, 0, lo - ((uintptr_t)base + from));
+        if (hk_unlikely(fast_options.harden) && (uintptr_t)base + end > hi)
+            sys_protect((void *)hi, os_page(), SYS_PROT_RW); /* see span_split */
         memset((void *)hi, 0, (uintptr_t)base + end - hi);
         sys_decommit((void *)lo, hi - lo);
     } else {
@@ -255,6 +264,10 @@ static void free_span_measure(huge_span_t *span)
 static void span_split(segment_t *region, huge_span_t *span, size_t keep, uint32_t now)
 {
     size_t committed = span->committed > keep ? span->committed - keep : 0;
+    /* Hardened: freed blocks' pages are inaccessible, and the header may land in one. */
+    if (hk_unlikely(fast_options.harden))
+        sys_protect((void *)(((uintptr_t)span + keep) & ~(uintptr_t)(os_page() - 1)), os_page(),
+                    SYS_PROT_RW);
     huge_span_t *rest = span_init((uint8_t *)span + keep, span->size - keep, span, committed);
     size_t resident = span->resident & ~RESIDENT_MEASURED;
     size_t rest_resident = min_size(resident, committed_pages(rest));
@@ -522,8 +535,34 @@ void *fast_huge_malloc_reserve(size_t size, size_t alignment, bool zero, size_t 
 
 /* The same, for a program's own heap when owner is not NULL: the block joins the heap's list,
  * so that resetting or destroying the heap frees it. */
+static void *huge_malloc(size_t size, size_t alignment, bool zero, size_t reserve, heap_t *owner,
+                         bool guarded);
+
 void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t reserve,
                              heap_t *owner)
+{
+    return huge_malloc(size, alignment, zero, reserve, owner, false);
+}
+
+/* The bytes from a guarded block's start to its guard page. */
+static size_t guarded_extent(huge_span_t *span)
+{
+    return span->usable - os_page();
+}
+
+void *fast_huge_malloc_guarded(size_t size, size_t alignment, heap_t *owner, size_t *extent)
+{
+    size_t with_guard;
+    if (!hk_add(size, os_page(), &with_guard)) return NULL;
+    uint8_t *block = huge_malloc(with_guard, alignment, false, 0, owner, true);
+    if (!block) return NULL;
+    huge_span_t *span = (huge_span_t *)(block - HUGE_SPAN_BYTES);
+    *extent = guarded_extent(span);
+    return block;
+}
+
+static void *huge_malloc(size_t size, size_t alignment, bool zero, size_t reserve, heap_t *owner,
+                         bool guarded)
 {
     if (size > PTRDIFF_MAX) return NULL;
     if (alignment < 16) alignment = 16;
@@ -548,7 +587,15 @@ void *fast_huge_malloc_owned(size_t size, size_t alignment, bool zero, size_t re
     uint8_t *block = span_block(span);
     size_t need = span_need(span, size);
     span->usable = need - HUGE_SPAN_BYTES;
-    span->freed_ms = 0; /* in use: not sampled */
+    span->freed_ms = guarded ? SPAN_GUARDED : 0; /* in use: not sampled */
+    if (guarded) {
+        /* The block's pages may be inaccessible from a hardened free: open them (the header's
+         * page always is), and close the last one. */
+        uintptr_t open = hk_align_up_small((uintptr_t)span + HUGE_SPAN_BYTES, os_page());
+        uintptr_t guard = (uintptr_t)block + guarded_extent(span);
+        if (guard > open) sys_protect((void *)open, guard - open, SYS_PROT_RW);
+        sys_protect((void *)guard, os_page(), SYS_PROT_NONE); /* (no guard if this failed) */
+    }
     size_t warm = span->committed;
     if (span->committed < need) span->committed = need;
     if (owner) {
@@ -609,19 +656,29 @@ bool fast_huge_set_sampled(segment_t *region, void *p, bool sampled)
     bool was_free;
     huge_span_t *span = span_of_block(region, p, &was_free);
     if (!span) return false;
-    return __atomic_exchange_n(&span->freed_ms, (uint32_t)sampled, __ATOMIC_RELAXED) == 1;
+    uint32_t old = sampled ? __atomic_fetch_or(&span->freed_ms, SPAN_SAMPLED, __ATOMIC_RELAXED)
+                           : __atomic_fetch_and(&span->freed_ms, ~SPAN_SAMPLED, __ATOMIC_RELAXED);
+    return old & SPAN_SAMPLED;
 }
 
 bool fast_huge_is_sampled(segment_t *region, void *p)
 {
     bool was_free;
     huge_span_t *span = span_of_block(region, p, &was_free);
-    return span && __atomic_load_n(&span->freed_ms, __ATOMIC_RELAXED) == 1;
+    return span && (__atomic_load_n(&span->freed_ms, __ATOMIC_RELAXED) & SPAN_SAMPLED);
 }
 
 size_t fast_huge_usable(const segment_t *region, const void *p, const char *who)
 {
     return span_checked(region, p, who)->usable;
+}
+
+size_t fast_huge_guarded_extent(const segment_t *region, const void *p, const char *who)
+{
+    huge_span_t *span = span_checked(region, p, who);
+    return __atomic_load_n(&span->freed_ms, __ATOMIC_RELAXED) & SPAN_GUARDED
+               ? guarded_extent(span)
+               : 0;
 }
 
 /* Frees a span in use (huge_lock held): off its owner's list, merged with free neighbours, onto
@@ -636,6 +693,15 @@ static void huge_free_locked(segment_t *region, huge_span_t *span, uint32_t now)
         span->owned.next->prev = span->owned.prev;
     }
     span->next = span->prev = NULL;
+    if (span->freed_ms & SPAN_GUARDED) {
+        /* Hardened: the freed block's pages fault until a block is carved there again (its
+         * first bytes share the header's page, which stays open: junk). */
+        uint8_t *block = span_block(span);
+        uintptr_t closed = hk_align_up_small((uintptr_t)block, os_page());
+        uintptr_t guard = (uintptr_t)block + guarded_extent(span);
+        memset(block, HK_JUNK_BYTE, min_size(closed, guard) - (uintptr_t)block);
+        if (guard > closed) sys_protect((void *)closed, guard - closed, SYS_PROT_NONE);
+    }
     set_resident(span, committed_pages(span), false); /* as if every page was touched */
     huge_span_t *above = span_above(region, span);
     if (span_is_free(above)) {

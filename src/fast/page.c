@@ -6,11 +6,8 @@
 
 #include "core/stats.h"
 #include "fast/fast_internal.h"
+#include "os/sys.h"
 
-/* Blocks are carved EXTEND_BYTES at a time (one block at a time from 4 KiB up: carving writes a
- * link into every block, so each block carved ahead is an OS page touched ahead), so a page
- * touches only the memory it uses. */
-#define EXTEND_BYTES 4096
 
 /* ---- Set-up -------------------------------------------------------------------------------- */
 
@@ -29,7 +26,9 @@ void fast_page_init(segment_t *segment, page_t *page, unsigned size_class)
     page->size_class = (uint8_t)size_class;
     page->block_size = (uint32_t)block_size;
     page->area_offset = (uint32_t)start;
-    page->reserved = (uint32_t)((end - start) / block_size);
+    if (segment->guarded && index + 1 == segment->page_count) end -= sys_page_size();
+    page->reserved = (uint16_t)((end - start) / block_size);
+    page->hardened = fast_options.harden;
     page->capacity = 0;
     page->used = 0;
     page->free = page->local_free = NULL;
@@ -49,10 +48,14 @@ static void page_extend(segment_t *segment, page_t *page)
     if (count > page->reserved - page->capacity) count = page->reserved - page->capacity;
     uint8_t *first = page_area(segment, page) + (size_t)page->capacity * block_size;
     uint8_t *p = first;
-    for (uint32_t i = 1; i < count; i++, p += block_size)
-        ((block_t *)p)->next = (block_t *)(p + block_size);
-    ((block_t *)p)->next = NULL;
-    page->free = (block_t *)first;
+    if (hk_unlikely(page->hardened)) {
+        page->free = fast_page_shuffle(first, block_size, count); /* in a random order */
+    } else {
+        for (uint32_t i = 1; i < count; i++, p += block_size)
+            ((block_t *)p)->next = (block_t *)(p + block_size);
+        ((block_t *)p)->next = NULL;
+        page->free = (block_t *)first;
+    }
     page->capacity += count;
 }
 
@@ -196,8 +199,9 @@ void fast_queue_remove(page_queue_t *q, page_t *page)
  * empty page): the malloc fast path then pops from it. */
 void fast_heap_set_direct(heap_t *heap, unsigned size_class, page_t *page)
 {
-    /* The heap profiler sees every allocation in the slow path: the fast path finds nothing. */
-    if (fast_options.profile) page = &fast_empty_page;
+    /* With the heap profiler or the hardened mode every allocation takes the slow path: the
+     * fast path finds nothing (the entries stay as heap_reset left them, on the empty page). */
+    if (fast_options.slow_only) return;
     size_t block_size = class_block_size(size_class);
     if (block_size > DIRECT_MAX) return;
     size_t first = size_class == 1 ? 0 : class_block_size(size_class - 1) + 1;

@@ -306,6 +306,12 @@ static segment_t *segment_map(heap_t *heap, unsigned kind)
         void *memory;
         if (sys_map_aligned(SEGMENT_SIZE, SEGMENT_SIZE, &memory) != 0) return NULL;
         segment = memory; /* fresh mappings read as zero: only non-zero fields are set */
+        /* Hardened: the last OS page faults, so a linear overflow off the segment's end stops
+         * there instead of reaching the next segment's header. */
+        if (fast_options.harden &&
+            sys_protect((uint8_t *)memory + SEGMENT_SIZE - sys_page_size(), sys_page_size(),
+                        SYS_PROT_NONE) == 0)
+            segment->guarded = 1;
         segment_remember(segment);
         hk_stat_add(&fast_global_stats[STAT_segments_mapped], 1);
     }
