@@ -497,10 +497,11 @@ def heapkit_only_section(results, meta):
         runs = max([s["runs"] for s in res.values() if s] or [0])
         L += ["", "## %s (heapkit only)" % w["title"], "",
               "`%s %s`, linked with libheapkit (not preloaded: every mode runs on heapkit); "
-              "%d runs per mode, modes alternating, %d threads; medians (min–max). %s are timed "
-              "inside the program (higher is better); CPU time (user + system, from wait4, "
+              "%d runs per mode, modes alternating, %d thread%s; medians (min–max). %s are "
+              "timed inside the program (higher is better); CPU time (user + system, from wait4, "
               "start-up included) per %s is steadier on a busy machine (lower is better)." % (
                   w["exe"], "|".join(m for m, _ in w["modes"]), runs, meta["threads"],
+                  "" if meta["threads"] == 1 else "s",
                   w["unit"][0].upper() + w["unit"][1:], w["per"]), "",
               "| mode | %s | ratio | CPU µs per %s | ratio | peak RSS MiB |" % (
                   w["unit"], w["per"]), "|---|---:|---:|---:|---:|---:|"]
