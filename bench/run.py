@@ -4,8 +4,9 @@
 Runs each workload under glibc (no preload) and, through LD_PRELOAD, jemalloc, mimalloc,
 tcmalloc, tbbmalloc and the heapkit libraries (and variants) that are built, alternating
 allocators run by run.  Measures wall time and peak RSS (ru_maxrss from wait4, taken by this
-runner) per run, and throughput where a workload reports it, and writes a Markdown report and an
-SVG chart to bench/results/.  Options come from the command line or from the
+runner) per run, and throughput where a workload reports it; runs the heapkit-only workloads
+(programs linked with libheapkit comparing ways of using it, e.g. malloc/free against hk_heap_*)
+in each of their modes; and writes a Markdown report and an SVG chart to bench/results/.  Options come from the command line or from the
 environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
 Every child runs under a timeout; redis listens on 127.0.0.1 only and is always stopped.
 """
