@@ -4,8 +4,9 @@
 Runs each workload under glibc (no preload) and, through LD_PRELOAD, jemalloc, mimalloc,
 tcmalloc, tbbmalloc and the heapkit libraries (and variants) that are built, alternating
 allocators run by run.  Measures wall time and peak RSS (ru_maxrss from wait4, taken by this
-runner) per run, and throughput where a workload reports it, and writes a Markdown report and an
-SVG chart to bench/results/.  Options come from the command line or from the
+runner) per run, and throughput where a workload reports it; runs the heapkit-only workloads
+(programs linked with libheapkit comparing ways of using it, e.g. malloc/free against hk_heap_*)
+in each of their modes; and writes a Markdown report and an SVG chart to bench/results/.  Options come from the command line or from the
 environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
 Every child runs under a timeout; redis listens on 127.0.0.1 only and is always stopped.
 """
@@ -54,6 +55,22 @@ PROGRAMS = [
     ("sqlite3", "sqlite3 building, indexing and querying a generated database"),
     ("redis", "redis-server under the allocator, driven by redis-benchmark over loopback"),
 ]
+# heapkit-only workloads: programs linked with libheapkit (never preloaded, so every mode runs on
+# heapkit) that compare ways of using it. Each mode is one command-line argument; the program
+# prints its figure (`result: <figure>=…`, higher is better) and how many units of work it did
+# (`result: <count>=…`), from which the report gets CPU time per unit. Selected with --only like
+# the other workloads; they run at least HEAPKIT_ONLY_MIN_RUNS times (a run takes a second).
+HEAPKIT_ONLY = [
+    {"name": "request_arena", "exe": "heapapi/request_arena",
+     "title": "Heaps of one's own: request-scoped heap vs malloc/free",
+     "modes": [("malloc", "malloc/free"), ("heap", "hk_heap_*, reset per request")],
+     "figure": "requests_per_s", "unit": "requests/s", "count": "requests", "per": "request",
+     "models": "request-scoped data (600 objects of 16 B-4 KiB and a reply string grown by "
+               "realloc per request, all dropped when it ends): each object freed with free() vs "
+               "allocated from the thread's own heap (hk_heap_malloc, hk_heap_realloc) and "
+               "dropped with one hk_heap_reset per request"},
+]
+HEAPKIT_ONLY_MIN_RUNS = 5
 PEERS = [("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2"),
          ("tcmalloc", "libtcmalloc_minimal.so.4"), ("tbbmalloc", "libtbbmalloc_proxy.so.2")]
 # heapkit's libraries in build/lib: (name, library, extra environment, optional). A missing
@@ -422,7 +439,87 @@ def run_replay(build, tmp, timeout):
     return rows, missing
 
 
+# ---------------------------------------------------------------- heapkit-only workloads
+
+def run_heapkit_only(build, runs, threads, scale, timeout, only):
+    """Each HEAPKIT_ONLY workload in each of its modes, alternating the modes run by run (the
+    first mode rotates), at least HEAPKIT_ONLY_MIN_RUNS runs. Returns ({name: {mode: summary
+    or None}}, [skip notes])."""
+    results, skipped = {}, []
+    runs = max(runs, HEAPKIT_ONLY_MIN_RUNS)
+    for w in HEAPKIT_ONLY:
+        if only and w["name"] not in only:
+            continue
+        path = os.path.join(build, "bench", w["exe"])
+        if not os.path.exists(path):
+            skipped.append("%s (not built: run make bench)" % w["name"])
+            log("skip: %s — %s not built" % (w["name"], path))
+            continue
+        modes = [m for m, _ in w["modes"]]
+        samples = {m: [] for m in modes}
+        for r in range(runs):
+            for mode in modes[r % len(modes):] + modes[:r % len(modes)]:
+                wall, (rss, cpu), rc, out, err = run_child(
+                    [path, mode], None, env_for(None, threads, scale), timeout)
+                extras = parse_results(out)
+                if rc == 0 and not (w["figure"] in extras and extras.get(w["count"])):
+                    rc = "no %s or %s line" % (w["figure"], w["count"])
+                samples[mode].append({"wall": wall, "rss": rss, "cpu": cpu, "rc": rc,
+                                      "extras": extras})
+                log("%-16s run %d  %-20s %7.3f s  %8.1f MiB%s%s" % (
+                    w["name"], r + 1, mode, wall, rss / 1024,
+                    "  %.0f %s" % (extras[w["figure"]], w["unit"]) if rc == 0 else "",
+                    "" if rc == 0 else "  FAILED (%s) %s" % (rc, err.strip()[-200:])))
+        results[w["name"]] = {}
+        for m in modes:
+            summary = summarise(samples[m])
+            if summary:
+                figures = [x["extras"][w["figure"]] for x in samples[m]]
+                per_unit = [x["cpu"] / x["extras"][w["count"]] for x in samples[m]]
+                summary.update(figure=statistics.median(figures), figure_min=min(figures),
+                               figure_max=max(figures), cpu_per=statistics.median(per_unit),
+                               cpu_per_min=min(per_unit), cpu_per_max=max(per_unit),
+                               runs=len(figures))
+            results[w["name"]][m] = summary
+    return results, skipped
+
+
 # ---------------------------------------------------------------- the report
+
+def heapkit_only_section(results, meta):
+    """The report's lines for the HEAPKIT_ONLY workloads that ran: per mode the median figure
+    and CPU time per unit of work, each with its ratio to the first mode's, and peak RSS."""
+    L = []
+    for w in HEAPKIT_ONLY:
+        res = results.get(w["name"])
+        if res is None:
+            continue
+        first = res.get(w["modes"][0][0])
+        runs = max([s["runs"] for s in res.values() if s] or [0])
+        L += ["", "## %s (heapkit only)" % w["title"], "",
+              "`%s %s`, linked with libheapkit (not preloaded: every mode runs on heapkit); "
+              "%d runs per mode, modes alternating, %d thread%s; medians (min–max). %s are "
+              "timed inside the program (higher is better); CPU time (user + system, from wait4, "
+              "start-up included) per %s is steadier on a busy machine (lower is better)." % (
+                  w["exe"], "|".join(m for m, _ in w["modes"]), runs, meta["threads"],
+                  "" if meta["threads"] == 1 else "s",
+                  w["unit"][0].upper() + w["unit"][1:], w["per"]), "",
+              "| mode | %s | ratio | CPU µs per %s | ratio | peak RSS MiB |" % (
+                  w["unit"], w["per"]), "|---|---:|---:|---:|---:|---:|"]
+        for mode, label in w["modes"]:
+            s = res.get(mode)
+            if not s:
+                L.append("| %s | failed | | | | |" % label)
+                continue
+            L.append("| %s | %.0f (%.0f–%.0f) | %s | %.2f (%.2f–%.2f) | %s | %.1f (%.1f–%.1f) |"
+                     % (label, s["figure"], s["figure_min"], s["figure_max"],
+                        "%.2f×" % (s["figure"] / first["figure"]) if first else "—",
+                        s["cpu_per"] * 1e6, s["cpu_per_min"] * 1e6, s["cpu_per_max"] * 1e6,
+                        "%.2f×" % (s["cpu_per"] / first["cpu_per"]) if first else "—",
+                        s["rss"] / 1024, s["rss_min"] / 1024, s["rss_max"] / 1024))
+        L += ["", "Ratios are to the first mode (%s)." % w["modes"][0][1]]
+    return L
+
 
 def fmt_ratio(v):
     return "—" if v is None else "%.2f" % v
@@ -453,7 +550,7 @@ def throughput(stats, w, a):
 
 
 def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats, skipped,
-                 callgrind, replay):
+                 callgrind, replay, heapkit_only):
     an = [a for a, _, _ in allocs]
 
     def ratio(key):
@@ -491,6 +588,7 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
         L += ["Optional, not measured: " + "; ".join("%s — %s" % m for m in absent) + ".", ""]
     if skipped:
         L += ["**Skipped:** " + "; ".join(skipped) + ".", ""]
+    preloaded_start = len(L)      # the sections of the workloads run under every allocator
     L += ["## Ratio to glibc (median wall time / median peak RSS; lower is better)", "",
           "| workload | " + " | ".join("%s time | %s RSS" % (a, a) for a in an[1:]) + " |",
           "|---|" + "---:|" * (2 * (len(an) - 1))]
@@ -565,6 +663,9 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
             v = s["extras"].get(key) if s else None
             cells.append("—" if v is None else ("%.1f" % (v * mul) if mul != 1 else "%.0f" % v))
         L.append("| %s | %s |" % (label, " | ".join(cells)))
+    if not names:                 # --only named heapkit-only workloads: no empty tables
+        del L[preloaded_start:]
+        L += ["No workload ran under the allocators (`--only` named heapkit-only ones)."]
     if callgrind:
         L += ["", "## Fast path: instructions per malloc+free pair (callgrind)", "",
               "`fastpath N SIZE` (`micro/fastpath.c`, the project's measure): 64 blocks of the "
@@ -594,10 +695,14 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
     if rmissing:
         L += ([""] if rows else []) + [
             "Not built (library or header absent): " + ", ".join(rmissing) + "."]
+    L += heapkit_only_section(heapkit_only, meta)
     L += ["", "## Workloads", ""]
     for w, desc in WORKLOADS + PROGRAMS:
         if w in names:
             L.append("- `%s` — %s" % (w, desc))
+    for w in HEAPKIT_ONLY:
+        if w["name"] in heapkit_only:
+            L.append("- `%s` (heapkit only) — %s" % (w["name"], w["models"]))
     if "redis" in names:
         L += ["", "Note: redis-server is linked with jemalloc, so its `glibc` column is redis's "
               "own jemalloc; LD_PRELOAD replaces malloc/free/realloc/calloc but not jemalloc's "
@@ -649,7 +754,7 @@ def main():
     bdir = os.path.join(a.build, "bench", "workloads")
     names, skipped = [], []
     only = [x.strip() for x in a.only.split(",") if x.strip()]
-    known = [w for w, _ in WORKLOADS + PROGRAMS]
+    known = [w for w, _ in WORKLOADS + PROGRAMS] + [w["name"] for w in HEAPKIT_ONLY]
     for x in only:
         if x not in known:
             ap.error("unknown workload %r (known: %s)" % (x, ", ".join(known)))
@@ -708,6 +813,9 @@ def main():
                         "" if rc == 0 else "  FAILED (%s) %s" % (rc, err.strip()[-200:])))
         for key, s in samples.items():
             stats[key] = summarise(s)
+        heapkit_only, hk_skipped = run_heapkit_only(a.build, a.runs, a.threads, a.scale,
+                                                    a.timeout, only)
+        skipped += hk_skipped
         cg = None if a.no_callgrind else run_callgrind(allocs, a.build, tmp, a.pairs)
         replay = run_replay(a.build, tmp, a.timeout)
     finally:
@@ -730,7 +838,7 @@ def main():
     dated = os.path.join(a.results, "%s-%s.md" % (now.strftime("%Y-%m-%d"), meta["host"]))
     latest_md = os.path.join(a.results, "latest.md")
     write_report(dated, os.path.join(a.results, "latest.svg"), meta, allocs, missing, absent,
-                 names, stats, skipped, cg, replay)
+                 names, stats, skipped, cg, replay, heapkit_only)
     shutil.copyfile(dated, latest_md)
     log("")
     with open(latest_md) as f:

@@ -54,7 +54,8 @@ bench:
 	$(MAKE) all bench-build
 	python3 bench/run.py --build '$(BUILD)'
 
-# Heaps of one's own against malloc/free: linked with libheapkit itself (not preloaded).
+# Heaps of one's own against malloc/free: linked with libheapkit itself (not preloaded); the
+# runner measures it as the heapkit-only workload request_arena (BENCH_ONLY=request_arena).
 BENCH_HEAPAPI := $(BENCH_OUT)/heapapi/request_arena
 $(BENCH_OUT)/heapapi/request_arena: bench/heapapi/request_arena.c bench/workloads/common.h \
 		$(BUILD_LIB)/libheapkit.so
