@@ -72,12 +72,11 @@ bool hk_engine_size_matches(const void *p, size_t size, const char *who)
     return size <= block_usable(p, who, NULL);
 }
 
-/* A block that realloc grows to this size moves into a huge span (with room to double) rather
- * than to the next size class: from then on it grows in place into the space after it, so a
+/* A block that realloc grows to REALLOC_SPAN_MIN_BYTES moves into a huge span (with room to
+ * double) rather than to the next size class: from then on it grows in place into the space after it, so a
  * growing buffer is copied a few times, not at every class boundary, and does not leave a
  * trail of freed blocks in the medium classes it passed through (which other buffers rarely
  * reuse: in realloc_grow they held half of the peak). */
-#define REALLOC_SPAN_MIN_BYTES ((size_t)16 << 10)
 
 void *hk_engine_realloc(void *p, size_t size, const char *who)
 {

@@ -61,6 +61,10 @@
 
 /* Remote frees a heap keeps per page before handing them over with one atomic operation, and
  * how many pages it keeps them for (direct-mapped by descriptor address). */
+/* A block that realloc grows to this size moves into a huge span (with room to double) rather
+ * than to the next size class (fast_engine.c says why). */
+#define REALLOC_SPAN_MIN_BYTES ((size_t)16 << 10)
+
 /* Blocks are carved EXTEND_BYTES at a time (one block at a time from 4 KiB up: carving writes a
  * link into every block, so each block carved ahead is an OS page touched ahead), so a page
  * touches only the memory it uses. */
@@ -431,7 +435,10 @@ bool fast_huge_owned_by(const segment_t *segment, const void *p, heap_t *owner);
 bool fast_huge_set_sampled(segment_t *segment, void *p, bool sampled); /* returns the old */
 /* Hardened mode: a block with a guard page after it (its extent: the bytes up to the guard,
  * where its canary and size end), and the extent of one (0 when it has no guard). */
-void *fast_huge_malloc_guarded(size_t size, size_t alignment, heap_t *owner, size_t *extent);
+void *fast_huge_malloc_guarded(size_t size, size_t alignment, heap_t *owner, size_t reserve,
+                               size_t *extent);
+bool fast_huge_resize_guarded(segment_t *segment, void *p, size_t size, const char *who,
+                              size_t *extent);
 size_t fast_huge_guarded_extent(const segment_t *segment, const void *p, const char *who);
 bool fast_huge_is_sampled(segment_t *segment, void *p);
 bool fast_huge_check(void);

@@ -23,6 +23,7 @@
  * until the space is handed out again (huge.c); every small and medium segment ends with a
  * guard page (segment.c). malloc(0) returns a distinct address in a region that faults on any
  * access. */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/canary.h"
@@ -142,11 +143,51 @@ static uint64_t *trailer_of(void *block, size_t extent)
     return (uint64_t *)((uint8_t *)block + extent - TRAILER_BYTES);
 }
 
+/* The canary lies in whole 8-byte words from the one holding byte `asked` up to the size word
+ * (blocks start 16-aligned and extents are multiples of 16): the first word keeps the program's
+ * bytes below `asked` (a mask), the others are the pattern itself. hk_pattern_fill would write
+ * the same bytes. */
+HK_INLINE uint64_t first_word_mask(size_t asked)
+{
+    return asked & 7 ? ~(((uint64_t)1 << ((asked & 7) * 8)) - 1) : ~(uint64_t)0;
+}
+
 /* Writes the canary and the size word behind asked bytes (extent >= asked + HARDENED_EXTRA). */
 static void block_tail(void *block, size_t extent, size_t asked)
 {
-    hk_pattern_fill((uint8_t *)block + asked, extent - TRAILER_BYTES - asked, canary_of(block));
-    *trailer_of(block, extent) = (uint64_t)asked ^ size_key(block);
+    uint64_t pattern = canary_of(block), mask = first_word_mask(asked);
+    uint64_t *word = (uint64_t *)((uint8_t *)block + (asked & ~(size_t)7));
+    uint64_t *end = trailer_of(block, extent);
+    *word = (*word & ~mask) | (pattern & mask);
+    while (++word < end)
+        *word = pattern;
+    *end = (uint64_t)asked ^ size_key(block);
+}
+
+/* The first canary byte changed, or NULL. */
+static const uint8_t *canary_mismatch(void *block, size_t extent, size_t asked)
+{
+    uint64_t pattern = canary_of(block);
+    const uint64_t *word = (const uint64_t *)((uint8_t *)block + (asked & ~(size_t)7));
+    const uint64_t *end = trailer_of(block, extent);
+    uint64_t diff = (*word ^ pattern) & first_word_mask(asked);
+    while (!diff && ++word < end)
+        diff = *word ^ pattern;
+    if (!diff) return NULL;
+    return (const uint8_t *)word + __builtin_ctzll(diff) / 8;
+}
+
+/* The first byte of a freed block that is not junk, or NULL: 8-byte words, from a multiple of
+ * 16 to one. */
+static const uint8_t *junk_mismatch(const void *block, size_t extent)
+{
+    if (extent > 128) return hk_pattern_mismatch(block, extent, HK_JUNK_PATTERN);
+    const uint64_t *word = block, *end = (const uint64_t *)((const uint8_t *)block + extent);
+    uint64_t diff = 0;
+    for (; word < end && !diff; word += 2)
+        diff = (word[0] ^ HK_JUNK_PATTERN) | (word[1] ^ HK_JUNK_PATTERN);
+    if (!diff) return NULL;
+    return hk_pattern_mismatch(word - 2, 16, HK_JUNK_PATTERN);
 }
 
 /* Lays a fresh block out for asked bytes. Its first bytes get junk unless zeroed: a stale
@@ -208,8 +249,7 @@ static size_t checked_asked(void *p, size_t extent, const char *who)
     if (hk_unlikely(asked > extent - HARDENED_EXTRA))
         hk_misuse_detail(HK_MISUSE_OVERFLOW, p, who, "the block's last %d bytes overwritten",
                          TRAILER_BYTES);
-    const uint8_t *bad = hk_pattern_mismatch((uint8_t *)p + asked,
-                                             extent - TRAILER_BYTES - asked, canary_of(p));
+    const uint8_t *bad = canary_mismatch(p, extent, (size_t)asked);
     if (hk_unlikely(bad != NULL))
         hk_misuse_detail(HK_MISUSE_OVERFLOW, p, who, "%zu bytes asked, byte %zu overwritten",
                          (size_t)asked, (size_t)(bad - (const uint8_t *)p));
@@ -245,7 +285,17 @@ static unsigned class_for(size_t need, size_t alignment)
     return c;
 }
 
+static void *hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zero,
+                             size_t reserve);
+
 void *fast_hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zero)
+{
+    return hardened_malloc(heap, size, alignment, zero, 0);
+}
+
+/* reserve: room for the block to grow in place to, when it is a huge one (realloc). */
+static void *hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zero,
+                             size_t reserve)
 {
     if (alignment < 16) alignment = 16;
     if (size > PTRDIFF_MAX || alignment > PTRDIFF_MAX) return NULL;
@@ -253,7 +303,7 @@ void *fast_hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zer
     void *p = NULL;
     if (size == 0 && alignment <= ZERO_SLOT_BYTES && (p = zero_alloc()) != NULL) return p;
     size_t need = size + HARDENED_EXTRA;
-    unsigned c = need <= MEDIUM_BLOCK_MAX && alignment <= MEDIUM_BLOCK_MAX
+    unsigned c = need <= MEDIUM_BLOCK_MAX && alignment <= MEDIUM_BLOCK_MAX && !reserve
                      ? class_for(need, alignment)
                      : CLASS_COUNT;
     if (c < CLASS_COUNT) {
@@ -266,7 +316,7 @@ void *fast_hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zer
             memset(p, 0, page->block_size);
     } else {
         size_t extent;
-        p = fast_huge_malloc_guarded(need, alignment, heap->user ? heap : NULL, &extent);
+        p = fast_huge_malloc_guarded(need, alignment, heap->user ? heap : NULL, reserve, &extent);
         if (!p) return NULL;
         block_out(p, extent, size, zero);
     }
@@ -279,7 +329,7 @@ void *fast_hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool zer
 /* A block leaves the quarantine: its junk must be intact; then it is freed for real. */
 static void release(void *block, size_t extent, const char *who)
 {
-    const uint8_t *bad = hk_pattern_mismatch(block, extent, HK_JUNK_PATTERN);
+    const uint8_t *bad = junk_mismatch(block, extent);
     if (hk_unlikely(bad != NULL))
         hk_misuse_detail(HK_MISUSE_WRITE_AFTER_FREE, block, who,
                          "byte %zu of the freed block changed", (size_t)(bad - (uint8_t *)block));
@@ -371,14 +421,23 @@ void *fast_hardened_realloc(heap_t *heap, void *p, size_t size, const char *who)
     }
     found_t f = find(p, who);
     size_t old = f.hardened ? checked_asked(p, f.extent, who) : f.extent;
-    /* In place when it fits with its canary and wastes at most half the block. */
-    if (f.hardened && f.page && size <= f.extent - HARDENED_EXTRA &&
-        (size >= f.extent / 2 || f.extent <= 64)) {
-        block_tail(p, f.extent, size);
+    /* In place when it fits with its canary and wastes at most half the block; a huge block
+     * also when the space after it lets it grow or shrink (its guard page moves). */
+    size_t extent = f.extent;
+    if (f.hardened && size <= SIZE_MAX - HARDENED_EXTRA &&
+        ((size <= extent - HARDENED_EXTRA && (size >= extent / 2 || extent <= 64)) ||
+         (!f.page && size + HARDENED_EXTRA > MEDIUM_BLOCK_MAX &&
+          fast_huge_resize_guarded(f.segment, p, size + HARDENED_EXTRA, who, &extent)))) {
+        block_tail(p, extent, size);
         if (hk_unlikely(fast_options.profile)) fast_prof_resized(p, size);
         return p;
     }
-    void *q = fast_hardened_malloc(heap, size, 0, false);
+    /* A block that grows past 16 KiB moves into a huge block with room to double, into which
+     * it then grows in place (as in the default mode). */
+    size_t reserve = size > old && size >= REALLOC_SPAN_MIN_BYTES && size <= PTRDIFF_MAX / 2
+                         ? 2 * size + HARDENED_EXTRA
+                         : 0;
+    void *q = hardened_malloc(heap, size, 0, false, reserve);
     if (!q) return NULL;
     memcpy(q, p, size < old ? size : old);
     if (f.hardened)

@@ -550,11 +550,12 @@ static size_t guarded_extent(huge_span_t *span)
     return span->usable - os_page();
 }
 
-void *fast_huge_malloc_guarded(size_t size, size_t alignment, heap_t *owner, size_t *extent)
+void *fast_huge_malloc_guarded(size_t size, size_t alignment, heap_t *owner, size_t reserve,
+                               size_t *extent)
 {
     size_t with_guard;
     if (!hk_add(size, os_page(), &with_guard)) return NULL;
-    uint8_t *block = huge_malloc(with_guard, alignment, false, 0, owner, true);
+    uint8_t *block = huge_malloc(with_guard, alignment, false, reserve, owner, true);
     if (!block) return NULL;
     huge_span_t *span = (huge_span_t *)(block - HUGE_SPAN_BYTES);
     *extent = guarded_extent(span);
@@ -786,6 +787,24 @@ bool fast_huge_resize(segment_t *region, void *p, size_t size, const char *who)
     if (span->committed < need) span->committed = need;
     hk_stat_add(&fast_global_stats[STAT_huge_bytes_in_use], span->usable);
     hk_unlock(&huge_lock);
+    return true;
+}
+
+/* The same for a guarded block (hardened mode): its guard page moves to its new end. size is
+ * what its extent must hold; *extent receives the new one. */
+bool fast_huge_resize_guarded(segment_t *region, void *p, size_t size, const char *who,
+                              size_t *extent)
+{
+    huge_span_t *span = span_checked(region, p, who);
+    uintptr_t old_guard = (uintptr_t)p + guarded_extent(span);
+    size_t with_guard;
+    if (!hk_add(size, os_page(), &with_guard) || !fast_huge_resize(region, p, with_guard, who))
+        return false;
+    uintptr_t guard = (uintptr_t)p + guarded_extent(span);
+    if (guard > old_guard) /* what it grew into may have been a freed block's, closed */
+        sys_protect((void *)old_guard, guard - old_guard, SYS_PROT_RW);
+    if (guard != old_guard) sys_protect((void *)guard, os_page(), SYS_PROT_NONE);
+    *extent = guarded_extent(span);
     return true;
 }
 
