@@ -42,8 +42,9 @@ bool hk_trim(void);
 
 /* Writes the profile of the sampled live blocks now: path gets the gperftools heap-profile
  * text format (`google-pprof --text PROGRAM path`), and path with .heap replaced by .folded (or
- * .folded appended) the folded stacks, "outer;...;inner bytes" per line, for flame graphs.
- * path NULL: the exit dump's path. Returns 0, or an errno value (ENOTSUP when HEAPKIT_PROF is
+ * .folded appended) the folded stacks, "outer;...;inner bytes" per line, for flame graphs; the
+ * same name with .alloc.folded gets the folded stacks of every sampled allocation so far, freed
+ * ones included. path NULL: the exit dump's path. Returns 0, or an errno value (ENOTSUP when HEAPKIT_PROF is
  * off). */
 int hk_prof_dump(const char *path);
 

@@ -4,7 +4,9 @@
  *   helper_prof_sites sites            three sites keep 2, 8 and 32 MiB live, in blocks of
  *                                      varied sizes; prints "NAME BYTES" for each, then exits
  *                                      (the profile is the exit dump)
- *   helper_prof_sites freed            the same, then frees every block of site_eight_mib
+ *   helper_prof_sites freed            the same, then frees every block of site_eight_mib;
+ *                                      prints "allocated NAME BYTES": the bytes each site's
+ *                                      calls allocated (a realloc that moved counts as one)
  *   helper_prof_sites grown            site_grown_by_realloc grows 128 buffers by 256-byte
  *                                      appends (realloc) to 64 KiB each: 8 MiB
  *   helper_prof_sites api PATH         the sites, then hk_prof_dump(PATH); prints its result
@@ -32,6 +34,7 @@
 
 static void *blocks[3][MAX_BLOCKS];
 static size_t block_count[3];
+static size_t allocated_bytes[3]; /* every allocation of the site, freed or moved ones included */
 static uint64_t random_state = 88172645463325252ull;
 
 static uint64_t next_random(void)
@@ -64,6 +67,7 @@ static void fill(int site, size_t total, size_t lo, size_t hi)
         size_t size = size_between(lo, hi);
         if (size > total - done) size = total - done;
         void *p = NULL;
+        size_t allocated = size;
         switch (call % 4) {
         case 0:
             p = malloc(size);
@@ -71,9 +75,13 @@ static void fill(int site, size_t total, size_t lo, size_t hi)
         case 1:
             p = calloc(1, size);
             break;
-        case 2:
-            p = realloc(malloc(size / 2 + 1), size);
+        case 2: { /* two allocations when realloc moves the block, one when it grows it */
+            void *first = malloc(size / 2 + 1);
+            uintptr_t first_address = (uintptr_t)first;
+            p = realloc(first, size);
+            allocated = size / 2 + 1 + ((uintptr_t)p != first_address ? size : 0);
             break;
+        }
         case 3:
             if (posix_memalign(&p, 64, size) != 0) p = NULL;
             break;
@@ -82,6 +90,7 @@ static void fill(int site, size_t total, size_t lo, size_t hi)
         memset(p, 1, size);
         blocks[site][block_count[site]++] = p;
         done += size;
+        allocated_bytes[site] += allocated;
     }
 }
 
@@ -215,6 +224,9 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "freed") == 0) {
         run_sites();
         free_site(1);
+        printf("allocated site_two_mib %zu\nallocated site_eight_mib %zu\n"
+               "allocated site_thirty_two_mib %zu\n",
+               allocated_bytes[0], allocated_bytes[1], allocated_bytes[2]);
     } else if (strcmp(mode, "api") == 0 && argc > 2) {
         run_sites();
         printf("hk_prof_dump %d\n", hk_prof_dump(argv[2]));

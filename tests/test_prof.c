@@ -82,7 +82,7 @@ static char *read_file(const char *path)
     return text;
 }
 
-/* The one file in dir whose name ends with suffix (the exit dump is named after the pid). */
+/* The one file in dir named heapkit.<pid><suffix> (the exit dump is named after the pid). */
 static void find_dump(const char *suffix, char *out, size_t cap)
 {
     DIR *d = opendir(dir);
@@ -90,8 +90,9 @@ static void find_dump(const char *suffix, char *out, size_t cap)
     struct dirent *e;
     int found = 0;
     while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name), s = strlen(suffix);
-        if (n > s && strcmp(e->d_name + n - s, suffix) == 0) {
+        if (strncmp(e->d_name, "heapkit.", 8) != 0) continue;
+        const char *after_pid = e->d_name + 8 + strspn(e->d_name + 8, "0123456789");
+        if (after_pid > e->d_name + 8 && strcmp(after_pid, suffix) == 0) {
             snprintf(out, cap, "%s/%s", dir, e->d_name);
             found++;
         }
@@ -370,11 +371,13 @@ Test(prof, the_exit_dump_goes_to_the_dump_dir)
     snprintf(command, sizeof command, "cd '%s' && ls", set);
     child_run(r, command, NULL, 10);
     regex_t names;
-    cr_assert_eq(
-        regcomp(&names,
-                "^heapkit\\.[0-9]+\\.folded\nheapkit\\.[0-9]+\\.heap\nheapkit\\.[0-9]+\\.json\n$",
-                REG_EXTENDED),
-        0);
+    cr_assert_eq(regcomp(&names,
+                         "^heapkit\\.[0-9]+\\.alloc\\.folded\n"
+                         "heapkit\\.[0-9]+\\.folded\n"
+                         "heapkit\\.[0-9]+\\.heap\n"
+                         "heapkit\\.[0-9]+\\.json\n$",
+                         REG_EXTENDED),
+                 0);
     /* (The profile beside the statistics, series and map the front end writes there.) */
     cr_expect_eq(regexec(&names, r->out, 0, NULL, 0), 0, "the dump set holds:\n%s", r->out);
     regfree(&names);
@@ -491,6 +494,32 @@ Test(prof_fast, freed_blocks_leave_the_profile, .init = use_fast_engine)
     cr_expect_eq(bytes[1], 0, "site_eight_mib freed every block, yet holds %.0f bytes", bytes[1]);
     expect_within_ten_percent(bytes, 0);
     expect_within_ten_percent(bytes, 2);
+    remove_dir();
+}
+
+/* heapkit.<pid>.alloc.folded counts every sampled allocation of the run, freed or not: each
+ * site's estimate is within 10 % of the bytes its calls allocated (the helper prints them). */
+Test(prof_fast, freed_blocks_stay_in_the_run_s_allocations, .init = use_fast_engine)
+{
+    make_dir();
+    const char *extra[] = {NULL};
+    child_result_t *r = run_helper("freed", extra);
+    char path[PATH_MAX + 64];
+    find_dump(".alloc.folded", path, sizeof path);
+    double bytes[SITES];
+    int lines;
+    folded_site_bytes(path, bytes, &lines);
+    for (int s = 0; s < SITES; s++) {
+        char key[64];
+        snprintf(key, sizeof key, "allocated %s ", site_names[s]);
+        const char *line = strstr(r->out, key);
+        cr_assert_not_null(line, "%s", r->out);
+        double truth = strtod(line + strlen(key), NULL);
+        double error = (bytes[s] - truth) / truth;
+        cr_expect(error > -0.10 && error < 0.10, "%s: estimated %.0f bytes allocated, truly %.0f",
+                  site_names[s], bytes[s], truth);
+    }
+    free(r);
     remove_dir();
 }
 

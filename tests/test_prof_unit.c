@@ -207,6 +207,13 @@ Test(prof_dump, the_files_name_the_callers_and_drop_freed_blocks)
     cr_expect_not_null(strstr(text, "the_files_name_the_callers_and_drop_freed_blocks"),
                        "the test function is an outer frame:\n%s", text);
 
+    /* The run's allocations keep the freed block. */
+    char alloc_folded[128];
+    snprintf(alloc_folded, sizeof alloc_folded, "%s/x.alloc.folded", dump_dir);
+    text = slurp(alloc_folded);
+    cr_expect_not_null(strstr(text, "sampled_by_known_caller 225280\n"), "alloc:\n%s", text);
+    cr_expect_not_null(strstr(text, "another_known_caller 8192\n"), "alloc:\n%s", text);
+
     text = slurp(heap);
     const char *header = "heap profile:     11:   241664 [    12:   249856] @ heapprofile\n";
     cr_expect_eq(strncmp(text, header, strlen(header)), 0, "%s", text);
@@ -258,10 +265,11 @@ Test(prof_dump, a_device_gets_the_heap_profile_and_stays_a_device)
     cr_assert_eq(stat("/dev/null", &st), 0);
     cr_expect(S_ISCHR(st.st_mode), "/dev/null was replaced");
     cr_expect_neq(access("/dev/null.folded", F_OK), 0, "a folded file was put beside /dev/null");
+    cr_expect_neq(access("/dev/null.alloc.folded", F_OK), 0);
     cr_expect_neq(access("/dev/null.tmp", F_OK), 0);
 }
 
-Test(prof_dump, the_folded_name_replaces_heap_or_appends)
+Test(prof_dump, the_folded_names_replace_heap_or_append)
 {
     cr_assert(prof_start_for_tests(1024, 5));
     dump_dir_make();
@@ -269,6 +277,8 @@ Test(prof_dump, the_folded_name_replaces_heap_or_appends)
     snprintf(path, sizeof path, "%s/profile", dump_dir);
     cr_assert_eq(hk_prof_dump_files(path), 0);
     snprintf(path, sizeof path, "%s/profile.folded", dump_dir);
+    cr_expect_eq(access(path, R_OK), 0);
+    snprintf(path, sizeof path, "%s/profile.alloc.folded", dump_dir);
     cr_expect_eq(access(path, R_OK), 0);
     char command[160];
     snprintf(command, sizeof command, "rm -rf '%s'", dump_dir);

@@ -14,10 +14,13 @@
  * - NAME.folded, for flame graphs: one line per stack holding live bytes,
  *       outermost;...;innermost <live bytes>
  *   with function names read from the ELF files (prof_symbols.c).
+ * - NAME.alloc.folded, the same for every sampled allocation of the run, freed ones included
+ *   (the bracketed pair's bytes): what a program that frees everything before it exits, as an
+ *   interpreter does, allocated and where.
  *
  * Each file is written to NAME.tmp and renamed, so a reader never sees half a dump (or
  * straight into NAME when that is not a regular file, HEAPKIT_PROF_FILE=/dev/null or a pipe:
- * then the folded file is not written). */
+ * then the folded files are not written). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -159,7 +162,8 @@ static void write_heap(writer_t *w)
 
 /* ---- The folded file ----------------------------------------------------------------------- */
 
-static void write_folded(writer_t *w)
+/* One line per stack with live bytes (or, when allocated is set, with bytes ever allocated). */
+static void write_folded(writer_t *w, bool allocated)
 {
     uint32_t count;
     const prof_stack_t *stacks = prof_table_stacks(&count);
@@ -169,7 +173,7 @@ static void write_folded(writer_t *w)
     char name[320];
     for (uint32_t i = 0; i < count; i++) {
         const prof_stack_t *s = &stacks[i];
-        uint64_t bytes = rounded(s->live_bytes);
+        uint64_t bytes = rounded(allocated ? s->alloc_bytes : s->live_bytes);
         if (bytes == 0) continue;
         if (s->depth == 0) writer_bytes(w, "[unknown]", 9);
         for (uint32_t f = s->depth; f-- > 0;) {
@@ -181,19 +185,29 @@ static void write_folded(writer_t *w)
     }
 }
 
-/* NAME.heap -> NAME.folded; anything else gets .folded appended. */
-static int folded_path(const char *heap_path, char *out, size_t cap)
+/* NAME.heap -> NAME<suffix>; anything else gets suffix appended. */
+static int folded_path(const char *heap_path, const char *suffix, char *out, size_t cap)
 {
     size_t len = strlen(heap_path);
     if (len > 5 && strcmp(heap_path + len - 5, ".heap") == 0) len -= 5;
-    if (hk_snprintf(out, cap, "%.*s.folded", (int)len, heap_path) >= cap) return ENAMETOOLONG;
+    if (hk_snprintf(out, cap, "%.*s%s", (int)len, heap_path, suffix) >= cap) return ENAMETOOLONG;
     return 0;
+}
+
+/* Writes a folded file through w (its buffer reused: this may run on a signal's stack). */
+static int write_folded_file(writer_t *w, char *tmp, size_t cap, const char *path, bool allocated)
+{
+    int error = writer_open(w, tmp, cap, path);
+    if (error) return error;
+    write_folded(w, allocated);
+    return writer_close(w, tmp, path);
 }
 
 int prof_dump_locked(const char *heap_path)
 {
-    char tmp[PROF_PATH_MAX + 8], folded[PROF_PATH_MAX + 8];
-    int error = folded_path(heap_path, folded, sizeof folded);
+    char tmp[PROF_PATH_MAX + 16], folded[PROF_PATH_MAX + 8], alloc_folded[PROF_PATH_MAX + 16];
+    int error = folded_path(heap_path, ".folded", folded, sizeof folded);
+    if (!error) error = folded_path(heap_path, ".alloc.folded", alloc_folded, sizeof alloc_folded);
     if (error) return error;
     prof_table_sum_live();
 
@@ -205,15 +219,14 @@ int prof_dump_locked(const char *heap_path)
     if (error) return error;
 
     /* A heap path that is no regular file (/dev/null, a pipe) gets the heap profile only:
-     * its folded twin would be a new file beside a device. */
+     * its folded twins would be new files beside a device. */
     struct stat st;
     if (stat(heap_path, &st) == 0 && !S_ISREG(st.st_mode)) return 0;
-    error = writer_open(&w, tmp, sizeof tmp, folded);
-    if (error) return error;
     size_t frame_count;
     const uintptr_t *frames = prof_table_frames(&frame_count);
     prof_symbols_prepare(frames, frame_count);
-    write_folded(&w);
+    error = write_folded_file(&w, tmp, sizeof tmp, folded, false);
+    if (!error) error = write_folded_file(&w, tmp, sizeof tmp, alloc_folded, true);
     prof_symbols_release();
-    return writer_close(&w, tmp, folded);
+    return error;
 }
