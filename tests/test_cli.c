@@ -279,7 +279,8 @@ Test(run, report_writes_one_self_contained_page_with_a_section_per_process)
 }
 
 /* A dump set with a profile beside one dump (folded stacks) and a heap profile beside the
- * other; the page draws both flame graphs. */
+ * other; the page draws their flame graphs: the live bytes of the first, the live and the
+ * allocated bytes (its bracketed columns) of the second. */
 Test(report, profiles_beside_the_dumps_become_flame_graphs)
 {
     char dir[64];
@@ -312,13 +313,48 @@ Test(report, profiles_beside_the_dumps_become_flame_graphs)
     free(r);
     snprintf(path, sizeof path, "%s/page.html", dir);
     char *html = read_file(path);
-    cr_expect_eq(count(html, "<svg class=\"flame\""), 2);
+    cr_expect_eq(count(html, "<svg class=\"flame\""), 3);
+    cr_expect_eq(count(html, "<h4>Live at exit</h4>"), 2);
+    cr_expect_eq(count(html, "<h4>Allocated during the run</h4>"), 1);
+    cr_expect_gt(count(html, "8.79 KiB allocated in the run"), 0, "the heap file's columns");
     cr_expect_gt(count(html, "build_index"), 0);
     cr_expect_gt(count(html, "make_token"), 0);
     cr_expect_gt(count(html, "demo+0x1010"), 0, "addresses named by their mapping");
     cr_expect_gt(count(html, "libdemo.so+0x3000"), 0);
     cr_expect_eq(count(html, "<script>&evil"), 0, "frame names are escaped");
     cr_expect_gt(count(html, "&lt;script&gt;&amp;evil"), 0);
+    free(html);
+    remove_dir(dir);
+}
+
+/* A program that freed everything before it ended: nothing live, the run's allocations drawn. */
+Test(report, a_profile_with_nothing_live_shows_the_run_s_allocations)
+{
+    char dir[64];
+    make_temp_dir(dir, sizeof dir);
+    free(run(HEAPKIT " run --engine buddy --dump-dir '%s' -- true", dir));
+    char names[8][64];
+    cr_assert_eq(dumps_in(dir, names, 8), 1);
+    long pid;
+    sscanf(names[0], "heapkit.%ld", &pid);
+    char path[256];
+    snprintf(path, sizeof path, "%s/heapkit.%ld.folded", dir, pid);
+    FILE *f = fopen(path, "w");
+    fclose(f);
+    snprintf(path, sizeof path, "%s/heapkit.%ld.alloc.folded", dir, pid);
+    f = fopen(path, "w");
+    fputs("main;load_corpus;PyUnicode_New 3000000\nmain;build_index;list_resize 1000000\n", f);
+    fclose(f);
+    child_result_t *r = run(HEAPKIT " report '%s' -o '%s/page.html'", dir, dir);
+    cr_assert_eq(child_exit_code(r), 0, "%s", r->err);
+    free(r);
+    snprintf(path, sizeof path, "%s/page.html", dir);
+    char *html = read_file(path);
+    cr_expect_eq(count(html, "No profile for this process"), 0);
+    cr_expect_eq(count(html, "No sampled block was live at exit"), 1);
+    cr_expect_eq(count(html, "<svg class=\"flame\""), 1);
+    cr_expect_gt(count(html, "load_corpus"), 0);
+    cr_expect_gt(count(html, "3.81 MiB allocated in the run"), 0);
     free(html);
     remove_dir(dir);
 }

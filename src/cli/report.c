@@ -19,15 +19,16 @@ static const char report_usage[] =
     "usage: heapkit report DUMP... -o FILE.html\n"
     "Writes one self-contained HTML page from heapkit dumps: heapkit.<pid>.json files (or\n"
     "directories holding them, as heapkit run --dump-dir leaves them) and heap maps\n"
-    "(HEAPKIT_MAP_FILE). Profiles beside a dump (heapkit.<pid>.folded or .heap) become\n"
-    "its flame graph.\n"
+    "(HEAPKIT_MAP_FILE). Profiles beside a dump (heapkit.<pid>.folded, .alloc.folded or\n"
+    ".heap) become its flame graphs: bytes live at exit, bytes allocated during the run.\n"
     "  -o, --output FILE  the page to write\n"
     "  --help             print this summary\n";
 
 static const char page_style[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}"
     "h1{margin:0 0 4px}h2{margin:32px 0 8px;border-bottom:2px solid #ddd}"
-    "h3{margin:0 0 8px;font-size:15px}.sub{color:#666;margin:0 0 16px}"
+    "h3{margin:0 0 8px;font-size:15px}h4{margin:12px 0 4px;font-size:14px}"
+    ".sub{color:#666;margin:0 0 16px}"
     ".card{background:#fff;border:1px solid #e2e2e2;border-radius:6px;padding:12px 16px;"
     "margin:12px 0;overflow-x:auto}"
     "table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left}"

@@ -61,8 +61,9 @@ void series_render(const json_value_t *series, strbuf_t *out);
 
 /* ---- Allocation sites (report_flame.c) ---------------------------------------------------- */
 
-/* The flame graph of the profile beside a dump (heapkit.<pid>.folded, else heapkit.<pid>.heap
- * in dir), and a table of the top sites; a note when there is none. */
+/* The flame graphs of the profile beside a dump in dir (bytes live at exit from
+ * heapkit.<pid>.folded, bytes allocated during the run from heapkit.<pid>.alloc.folded, else
+ * both from heapkit.<pid>.heap), each with a table of the top sites; a note when there is none. */
 void flame_render(const char *dir, long pid, strbuf_t *out);
 
 /* ---- One dump (report_dump.c) ------------------------------------------------------------- */

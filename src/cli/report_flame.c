@@ -1,10 +1,15 @@
-/* Allocation sites: the profile written beside a dump (heapkit.<pid>.folded: one stack per
- * line, "outer;...;inner bytes"; or else heapkit.<pid>.heap, the heap-profile text format,
- * whose addresses are named by the library that holds them with the MAPPED_LIBRARIES list at
- * its end) drawn as a flame graph: the whole program at the bottom, each frame above its
- * caller, as wide as the bytes live under it. Frames narrower than half a pixel are left out;
- * hovering a frame shows its name, bytes and share. A table lists the sites (innermost frames)
- * holding the most. */
+/* Allocation sites: the profile written beside a dump drawn as flame graphs — the whole
+ * program at the bottom, each frame above its caller, as wide as the bytes under it — one of
+ * the bytes live at exit and one of the bytes allocated during the run. Live bytes come from
+ * heapkit.<pid>.folded (one stack per line, "outer;...;inner bytes"), else from the live columns
+ * of heapkit.<pid>.heap (the heap-profile text format, whose addresses are named by the library
+ * that holds them with the MAPPED_LIBRARIES list at its end); the run's allocations from
+ * heapkit.<pid>.alloc.folded, else from that file's bracketed columns. A program that frees
+ * everything before it exits (an interpreter does) has only the second. Frames narrower than
+ * two pixels are left out (they could be neither read nor pointed at, and a single deep stack
+ * of them, as an interpreter's start-up leaves, would make the graph mostly empty height);
+ * hovering a frame shows its name, bytes and share. A table under
+ * each graph lists the sites (innermost frames) holding the most. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +19,7 @@
 #define FLAME_WIDTH     896
 #define FLAME_ROW       17
 #define FLAME_DEPTH_MAX 96
+#define FLAME_MIN_WIDTH 2.0 /* pixels */
 #define TOP_SITES       12
 
 typedef struct node {
@@ -143,7 +149,10 @@ static const char *name_address(unsigned long long a, const mapping_t *maps, siz
     return out;
 }
 
-static bool read_heap_profile(FILE *in, profile_t *p)
+/* Which figures of a profile: the bytes live at exit, or all the bytes allocated in the run. */
+typedef enum { COLUMN_LIVE, COLUMN_ALLOCATED } column_t;
+
+static bool read_heap_profile(FILE *in, profile_t *p, column_t column)
 {
     record_t *records = NULL;
     mapping_t *maps = NULL;
@@ -170,12 +179,13 @@ static bool read_heap_profile(FILE *in, profile_t *p)
             }
             continue;
         }
-        long long live_count, live_bytes;
+        long long live_count, live_bytes, all_count, all_bytes;
         char *at = strchr(line, '@');
         if (!at || strncmp(line, "heap profile:", 13) == 0 ||
-            sscanf(line, " %lld: %lld [", &live_count, &live_bytes) != 2)
+            sscanf(line, " %lld: %lld [ %lld: %lld ]", &live_count, &live_bytes, &all_count,
+                   &all_bytes) != 4)
             continue;
-        record_t r = {(double)live_bytes, NULL, 0};
+        record_t r = {(double)(column == COLUMN_LIVE ? live_bytes : all_bytes), NULL, 0};
         size_t address_cap = 0;
         for (char *tok = strtok(at + 1, " \t\n"); tok; tok = strtok(NULL, " \t\n")) {
             if (r.count == address_cap) {
@@ -217,11 +227,13 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(node_t *const *)a)->name, (*(node_t *const *)b)->name);
 }
 
-static int depth_of(const node_t *node)
+/* Rows of frames that are drawn (at least FLAME_MIN_WIDTH wide) at and above node. */
+static int depth_of(const node_t *node, double total)
 {
+    if (FLAME_WIDTH * node->bytes / total < FLAME_MIN_WIDTH) return 0;
     int deepest = 0;
     for (size_t i = 0; i < node->count; i++) {
-        int d = depth_of(node->children[i]);
+        int d = depth_of(node->children[i], total);
         if (d > deepest) deepest = d;
     }
     return deepest + 1;
@@ -240,7 +252,7 @@ static void frame_colour(const char *name, char *out, size_t cap)
 static void draw_node(strbuf_t *out, node_t *node, double x, int depth, int height, double total)
 {
     double width = FLAME_WIDTH * node->bytes / total;
-    if (width < 0.5 || depth >= FLAME_DEPTH_MAX) return;
+    if (width < FLAME_MIN_WIDTH || depth >= FLAME_DEPTH_MAX) return;
     double y = height - (depth + 1) * FLAME_ROW;
     char colour[40], human[24];
     frame_colour(node->name, colour, sizeof colour);
@@ -287,60 +299,92 @@ static int by_bytes(const void *a, const void *b)
     return x > y ? -1 : x < y;
 }
 
-void flame_render(const char *dir, long pid, strbuf_t *out)
+static void profile_free(profile_t *p)
 {
-    profile_t p;
-    memset(&p, 0, sizeof p);
-    p.root.name = checked(strdup("all"));
-    char path[4096];
-    const char *source = NULL;
-    snprintf(path, sizeof path, "%s/heapkit.%ld.folded", dir, pid);
+    for (size_t i = 0; i < p->site_count; i++)
+        free(p->sites[i].name);
+    free(p->sites);
+    free_node(&p->root);
+}
+
+/* Reads one column of the profile beside a dump into p (the folded file, else the heap file;
+ * path names the one read). found tells whether either file exists; true when p has stacks. */
+static bool profile_load(const char *dir, long pid, column_t column, profile_t *p, char *path,
+                         size_t cap, bool *found)
+{
+    memset(p, 0, sizeof *p);
+    p->root.name = checked(strdup("all"));
+    snprintf(path, cap, "%s/heapkit.%ld.%s", dir, pid,
+             column == COLUMN_LIVE ? "folded" : "alloc.folded");
     FILE *in = fopen(path, "r");
     if (in) {
-        if (read_folded(in, &p)) source = "folded stacks";
+        *found = true;
+        bool read = read_folded(in, p);
         fclose(in);
+        if (read) return true;
     }
-    if (!source) {
-        snprintf(path, sizeof path, "%s/heapkit.%ld.heap", dir, pid);
-        in = fopen(path, "r");
-        if (in) {
-            if (read_heap_profile(in, &p)) source = "heap profile";
-            fclose(in);
-        }
-    }
-    if (!source) {
-        sb_printf(out, "<p class=\"note\">No profile for this process: run with "
-                       "<code>heapkit run --profile</code> to sample allocation sites.</p>\n");
-        free_node(&p.root);
-        free(p.sites);
-        return;
-    }
-    int depth = depth_of(&p.root);
+    snprintf(path, cap, "%s/heapkit.%ld.heap", dir, pid);
+    in = fopen(path, "r");
+    if (!in) return false;
+    *found = true;
+    bool read = read_heap_profile(in, p, column);
+    fclose(in);
+    return read;
+}
+
+/* One flame graph and its table of top sites; what says which bytes ("live at exit"). */
+static void profile_draw(profile_t *p, const char *what, const char *path, strbuf_t *out)
+{
+    int depth = depth_of(&p->root, p->root.bytes);
     if (depth > FLAME_DEPTH_MAX) depth = FLAME_DEPTH_MAX;
     int height = depth * FLAME_ROW + 2;
     char total[24];
-    cli_human_bytes(p.root.bytes, total, sizeof total);
-    sb_printf(out, "<p class=\"note\">%zu sampled stacks, %s live (", p.stacks, total);
+    cli_human_bytes(p->root.bytes, total, sizeof total);
+    sb_printf(out, "<p class=\"note\">%zu sampled stacks, %s %s (", p->stacks, total, what);
     sb_escape(out, path);
     sb_printf(out,
               ").</p>\n<svg class=\"flame\" xmlns=\"http://www.w3.org/2000/svg\" "
               "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
               FLAME_WIDTH, height, FLAME_WIDTH, height);
-    draw_node(out, &p.root, 0, 0, height, p.root.bytes);
-    sb_printf(out, "</svg>\n<table class=\"sites\"><tr><th>allocation site</th>"
-                   "<th>live bytes</th><th>share</th></tr>\n");
-    qsort(p.sites, p.site_count, sizeof *p.sites, by_bytes);
-    for (size_t i = 0; i < p.site_count && i < TOP_SITES; i++) {
+    draw_node(out, &p->root, 0, 0, height, p->root.bytes);
+    sb_printf(out,
+              "</svg>\n<table class=\"sites\"><tr><th>allocation site</th>"
+              "<th>bytes %s</th><th>share</th></tr>\n",
+              what);
+    qsort(p->sites, p->site_count, sizeof *p->sites, by_bytes);
+    for (size_t i = 0; i < p->site_count && i < TOP_SITES; i++) {
         char human[24];
-        cli_human_bytes(p.sites[i].bytes, human, sizeof human);
+        cli_human_bytes(p->sites[i].bytes, human, sizeof human);
         sb_printf(out, "<tr><td>");
-        sb_escape(out, p.sites[i].name);
+        sb_escape(out, p->sites[i].name);
         sb_printf(out, "</td><td>%s</td><td>%.1f%%</td></tr>\n", human,
-                  100 * p.sites[i].bytes / p.root.bytes);
+                  100 * p->sites[i].bytes / p->root.bytes);
     }
     sb_printf(out, "</table>\n");
-    for (size_t i = 0; i < p.site_count; i++)
-        free(p.sites[i].name);
-    free(p.sites);
-    free_node(&p.root);
+}
+
+void flame_render(const char *dir, long pid, strbuf_t *out)
+{
+    profile_t live, run;
+    char live_path[4096], run_path[4096];
+    bool found = false;
+    bool has_live = profile_load(dir, pid, COLUMN_LIVE, &live, live_path, sizeof live_path, &found);
+    bool has_run =
+        profile_load(dir, pid, COLUMN_ALLOCATED, &run, run_path, sizeof run_path, &found);
+    if (!found) {
+        sb_printf(out, "<p class=\"note\">No profile for this process: run with "
+                       "<code>heapkit run --profile</code> to sample allocation sites.</p>\n");
+    } else if (has_live) {
+        sb_printf(out, "<h4>Live at exit</h4>\n");
+        profile_draw(&live, "live at exit", live_path, out);
+    } else {
+        sb_printf(out, "<p class=\"note\">No sampled block was live at exit: the program freed "
+                       "what it had allocated before it ended.</p>\n");
+    }
+    if (has_run) {
+        sb_printf(out, "<h4>Allocated during the run</h4>\n");
+        profile_draw(&run, "allocated in the run", run_path, out);
+    }
+    profile_free(&live);
+    profile_free(&run);
 }
