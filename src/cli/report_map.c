@@ -226,19 +226,30 @@ static void compact_cells(map_builder_t *map)
     map->cell_bytes *= (double)group;
 }
 
+/* The caption gives the bytes of the deepest items by state, as the cells are coloured (an
+ * engine's own used and free figures for a segment may count other things: the fast engine's
+ * count the pages in use, however many of their blocks are free). */
 static void draw_segment(map_builder_t *map)
 {
     compact_cells(map);
     const map_item_t *s = &map->segment;
-    char size[24], used[24], free_bytes[24];
+    double bytes[STATE_COUNT] = {0};
+    for (size_t c = 0; c < map->cell_count; c++)
+        for (int st = 0; st < STATE_COUNT; st++)
+            bytes[st] += map->cells[c].bytes[st];
+    char size[24];
     cli_human_bytes((double)s->size, size, sizeof size);
-    cli_human_bytes((double)s->used, used, sizeof used);
-    cli_human_bytes((double)s->free, free_bytes, sizeof free_bytes);
     unsigned y = map->height;
     sb_printf(&map->svg, "<text x=\"0\" y=\"%u\" class=\"seg\">", y + 11);
     sb_escape(&map->svg, map->segment_label);
-    sb_printf(&map->svg, " \u00b7 0x%llx \u00b7 %s \u00b7 %s in use \u00b7 %s free</text>\n",
-              (unsigned long long)s->address, size, used, free_bytes);
+    sb_printf(&map->svg, " \u00b7 0x%llx \u00b7 %s", (unsigned long long)s->address, size);
+    for (int st = 0; st < STATE_COUNT; st++) {
+        if (st != STATE_USED && bytes[st] <= 0) continue;
+        char human[24];
+        cli_human_bytes(bytes[st], human, sizeof human);
+        sb_printf(&map->svg, " \u00b7 %s %s", human, state_names[st]);
+    }
+    sb_printf(&map->svg, "</text>\n");
     y += 15;
     size_t rows = (map->cell_count + MAP_COLUMNS - 1) / MAP_COLUMNS;
     size_t columns = map->cell_count < MAP_COLUMNS ? map->cell_count : MAP_COLUMNS;
