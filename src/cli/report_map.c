@@ -200,11 +200,21 @@ static void draw_run(map_builder_t *map, size_t first, size_t last, unsigned y, 
     sb_printf(&map->svg, "</title></rect>\n");
 }
 
-/* A segment of one or two items (a large block, a cached mapping) shows nothing in many rows
- * that one row does not: its cells are merged down to a single row. */
+/* Whether every cell of the open segment looks the same (one state, as fully covered). */
+static bool cells_alike(const map_builder_t *map)
+{
+    int look = cell_look(map, &map->cells[0]);
+    for (size_t c = 1; c < map->cell_count; c++)
+        if (cell_look(map, &map->cells[c]) != look) return false;
+    return true;
+}
+
+/* A segment of one or two items (a large block, a cached mapping), or one whose cells all look
+ * alike (a cached or purged segment of many pages), shows nothing in many rows that one row
+ * does not: its cells are merged down to a single row. */
 static void compact_cells(map_builder_t *map)
 {
-    if (map->segment_leaves > 2 || map->cell_count <= MAP_COLUMNS) return;
+    if (map->cell_count <= MAP_COLUMNS || (map->segment_leaves > 2 && !cells_alike(map))) return;
     size_t group = (map->cell_count + MAP_COLUMNS - 1) / MAP_COLUMNS;
     size_t count = (map->cell_count + group - 1) / group;
     for (size_t c = 0; c < count; c++) {
