@@ -340,7 +340,8 @@ static void profile_draw(profile_t *p, const char *what, const char *path, strbu
     int height = depth * FLAME_ROW + 2;
     char total[24];
     cli_human_bytes(p->root.bytes, total, sizeof total);
-    sb_printf(out, "<p class=\"note\">%zu sampled stacks, %s %s (", p->stacks, total, what);
+    sb_printf(out, "<p class=\"note\">%zu sampled stack%s, %s %s (", p->stacks,
+              p->stacks == 1 ? "" : "s", total, what);
     sb_escape(out, path);
     sb_printf(out,
               ").</p>\n<svg class=\"flame\" xmlns=\"http://www.w3.org/2000/svg\" "
