@@ -7,7 +7,8 @@ allocators run by run.  Measures wall time and peak RSS (ru_maxrss from wait4, t
 runner) per run, and throughput where a workload reports it; runs the heapkit-only workloads
 (programs linked with libheapkit comparing ways of using it, e.g. malloc/free against hk_heap_*)
 in each of their modes; and writes a Markdown report and an SVG chart to bench/results/.  Options come from the command line or from the
-environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND).
+environment (BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_ALLOCATORS, BENCH_TIMEOUT, BENCH_SCALE,
+BENCH_NO_CALLGRIND).
 Every child runs under a timeout; redis listens on 127.0.0.1 only and is always stopped.
 """
 import argparse
@@ -81,6 +82,11 @@ HEAPKIT = [("heapkit", "libheapkit.so", {}, False),
            ("heapkit-buddy", "libheapkit-buddy.so", {}, False),
            ("heapkit-buddy-chunks", "libheapkit-buddy.so", {"HEAPKIT_BUDDY_CHUNKS": "1"}, True),
            ("heapkit-secure", "libheapkit-secure.so", {}, True)]
+# Variants measured only when named in --allocators (BENCH_ALLOCATORS), so that a plain
+# `make bench` does not grow by a column nobody asked for. "{work}" in a value is the run's
+# temporary directory (removed at the end): the heap profiler's exit dumps go there.
+ON_REQUEST = [("heapkit-prof", "libheapkit.so",
+               {"HEAPKIT_PROF": "1", "HEAPKIT_PROF_FILE": "{work}/heapkit.%p.heap"}, True)]
 CALLGRIND_SIZES = [16, 256, 4096]
 
 _live_children = set()   # process-group ids still running; killed on any exit path
@@ -142,17 +148,30 @@ def library_mentions(path, names):
     return all(n.encode() in data for n in names)
 
 
-def find_allocators(build):
+def allocator_names():
+    """Every name --allocators accepts, and the subset measured only on request."""
+    on_request = [name for name, _, _, _ in ON_REQUEST]
+    return (["glibc"] + [name for name, _ in PEERS] + [name for name, _, _, _ in HEAPKIT] +
+            on_request, set(on_request))
+
+
+def find_allocators(build, wanted=()):
     """[(name, preload path or None, extra environment)], [(name, why missing)] for required
-    allocators, and [(name, why)] for optional ones not measured."""
+    allocators, and [(name, why)] for optional ones not measured. wanted: the names to measure
+    besides glibc, the reference every ratio is taken to (empty: all but the ON_REQUEST ones)."""
     found, missing, absent = [("glibc", None, {})], [], []
     for name, soname in PEERS:
+        if wanted and name not in wanted:
+            continue
         path = find_library(soname)
         if path:
             found.append((name, path, {}))
         else:
             missing.append((name, "%s not found (ldconfig -p, multiarch dirs)" % soname))
-    for name, lib, extra, optional in HEAPKIT:
+    on_request = allocator_names()[1]
+    for name, lib, extra, optional in HEAPKIT + ON_REQUEST:
+        if (name not in wanted) if wanted else (name in on_request):
+            continue
         path = os.path.abspath(os.path.join(build, "lib", lib))
         if not os.path.exists(path):
             (absent if optional else missing).append((name, "%s/lib/%s not built" % (build, lib)))
@@ -181,7 +200,8 @@ def env_for(preload, threads, scale, extra=None):
         env.pop(var)        # a variant's options come from `extra`, never from the runner's
     if preload:
         env["LD_PRELOAD"] = preload
-    env.update(extra or {})
+    env.update({k: v.replace("{work}", WORK_DIR or tempfile.gettempdir())
+                for k, v in (extra or {}).items()})
     env["BENCH_THREADS"] = str(threads)
     env["BENCH_SCALE"] = str(scale)
     return env
@@ -604,6 +624,35 @@ def write_report(path_md, path_svg, meta, allocs, missing, absent, names, stats,
               "their time column is glibc's operations per second divided by the allocator's, "
               "lower is better as for time, and the geometric mean takes it so; the operations "
               "per second are under Extra figures."]
+    # A variant (extra environment) beside its plain library, both measured: its own ratios.
+    variants = [(v, base) for v, vp, vx in allocs if vx
+                for base, bp, bx in allocs if bp == vp and not bx]
+    if variants:
+        def vratio(w, v, base):
+            if w in THROUGHPUT:
+                mine, plain = throughput(stats, w, v), throughput(stats, w, base)
+                return plain / mine if mine and plain else None
+            sv, sb = stats.get((w, v)), stats.get((w, base))
+            return sv["wall"] / sb["wall"] if sv and sb and sb["wall"] else None
+
+        def vrss(w, v, base):
+            sv, sb = stats.get((w, v)), stats.get((w, base))
+            return sv["rss"] / sb["rss"] if sv and sb and sb["rss"] else None
+        L += ["", "## Variants against their library (variant's median / library's; lower is "
+              "better)", "",
+              "The same library with extra environment, each ratio taken to the plain library "
+              "measured in the same round-robin (for throughput workloads, the library's ops/s "
+              "over the variant's).", "",
+              "| workload | " + " | ".join("%s / %s time | RSS" % vb for vb in variants) + " |",
+              "|---|" + "---:|" * (2 * len(variants))]
+        for w in names:
+            L.append("| %s | " % label(w) + " | ".join(
+                "%s | %s" % (fmt_ratio(vratio(w, v, b)), fmt_ratio(vrss(w, v, b)))
+                for v, b in variants) + " |")
+        L.append("| **geometric mean** | " + " | ".join(
+            "**%s** | **%s**" % (fmt_ratio(chart.geomean([vratio(w, v, b) for w in names])),
+                                 fmt_ratio(chart.geomean([vrss(w, v, b) for w in names])))
+            for v, b in variants) + " |")
     L += ["", "## Raw medians: wall time in seconds (min–max)", "",
           "| workload | " + " | ".join(an) + " |", "|---|" + "---:|" * len(an)]
     for w in names:
@@ -729,6 +778,10 @@ def main():
                     len(os.sched_getaffinity(0)))
     ap.add_argument("--only", default=env("BENCH_ONLY") or "",
                     help="comma-separated workloads (default: all)")
+    ap.add_argument("--allocators", default=env("BENCH_ALLOCATORS") or "",
+                    help="comma-separated allocators besides glibc (default: all but the "
+                    "variants measured on request: %s)" % ", ".join(
+                        sorted(allocator_names()[1])))
     ap.add_argument("--timeout", type=float, default=float(env("BENCH_TIMEOUT") or 60))
     ap.add_argument("--scale", type=float, default=float(env("BENCH_SCALE") or 1.0))
     ap.add_argument("--pairs", type=int, default=200000,
@@ -745,7 +798,11 @@ def main():
     LAUNCH = os.path.join(a.build, "bench", "launch")
     if not os.path.exists(LAUNCH):
         ap.error("%s is missing: build with `make bench` (or make bench-build)" % LAUNCH)
-    allocs, missing, absent = find_allocators(a.build)
+    wanted = [x.strip() for x in a.allocators.split(",") if x.strip()]
+    for x in wanted:
+        if x not in allocator_names()[0]:
+            ap.error("unknown allocator %r (known: %s)" % (x, ", ".join(allocator_names()[0])))
+    allocs, missing, absent = find_allocators(a.build, wanted)
     log("allocators: " + ", ".join("%s=%s" % (n, describe(p, x)) for n, p, x in allocs))
     for name, why in missing:
         log("MISSING: %s — %s" % (name, why))

@@ -2,8 +2,8 @@
 # Workloads are plain C programs built against the C library's malloc, so LD_PRELOAD chooses the
 # allocator under test. The trace-replay programs for the spec engines are built only when the
 # engine's public header is in the tree.
-# Options (environment or make variables): BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_TIMEOUT,
-# BENCH_SCALE, BENCH_NO_CALLGRIND.
+# Options (environment or make variables): BENCH_RUNS, BENCH_THREADS, BENCH_ONLY, BENCH_ALLOCATORS,
+# BENCH_TIMEOUT, BENCH_SCALE, BENCH_NO_CALLGRIND.
 
 BENCH_OUT    := $(BUILD)/bench
 BENCH_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread
