@@ -3,8 +3,11 @@
  *   HEAPKIT_MAP_FILE=path  the heap map (core/walk.h's JSON object); "%p" in path is the pid
  *   HEAPKIT_DUMP_DIR=dir   dir/heapkit.<pid>.json, one JSON object:
  *                            {"heapkit_dump": 1, "pid": N, "program": "...", "engine": "...",
- *                             "version": "...", "stats": {the engine's JSON statistics},
+ *                             "library": "...", "version": "...",
+ *                             "stats": {the engine's JSON statistics},
  *                             "series": [[ms, live, mapped], ...], "map": {the heap map}}
+ *                          (library: the product, "heapkit-secure" for libheapkit-secure.so,
+ *                          whose engine is the fast one, "heapkit")
  *                          written as heapkit.<pid>.json.tmp and renamed when complete, so a
  *                          reader never sees half a dump
  *   HEAPKIT_MAP_LEVEL=0|1|2  how deep both maps go: segments, pages, or blocks (the default)
@@ -22,6 +25,7 @@
 #include "core/options.h"
 #include "core/series.h"
 #include "core/walk.h"
+#include "front/library_name.h"
 
 static int map_level(void)
 {
@@ -79,6 +83,8 @@ static int write_dump(int fd)
     hk_jsonout_string(&out, program_invocation_name);
     hk_jsonout_raw(&out, ", \"engine\": ", 12);
     hk_jsonout_string(&out, hk_engine_name);
+    hk_jsonout_raw(&out, ", \"library\": ", 13);
+    hk_jsonout_string(&out, front_library_name());
     hk_jsonout_raw(&out, ", \"version\": ", 13);
     hk_jsonout_string(&out, HEAPKIT_VERSION);
     hk_jsonout_raw(&out, ",\n\"stats\": ", 11);

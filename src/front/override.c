@@ -24,6 +24,7 @@
 #include "core/misuse.h"
 #include "core/options.h"
 #include "core/engine.h"
+#include "front/library_name.h"
 #include "heapkit.h"
 #include "os/sys.h"
 #include "prof/prof.h"
@@ -259,7 +260,9 @@ HK_EXPORT int malloc_info(int options, FILE *stream)
 /* ---- Statistics at exit ------------------------------------------------------------------- */
 
 /* HEAPKIT_SHOW_STATS=1 prints the statistics when the program exits: to stderr, or appended to
- * HEAPKIT_STATS_FILE; HEAPKIT_STATS_JSON=1 prints one JSON object per process instead. */
+ * HEAPKIT_STATS_FILE; HEAPKIT_STATS_JSON=1 prints one JSON object per process instead. The
+ * heading names the library: libheapkit-secure's statistics are the fast engine's, and its
+ * heading says heapkit-secure. */
 /* Programs built with gnulib (coreutils: sort, tail, ls …) close stderr in an atexit handler,
  * which runs before this library's destructor; a close-on-exec copy of fd 2 taken at start-up
  * keeps the report's destination open for them. */
@@ -282,8 +285,8 @@ __attribute__((destructor)) static void stats_at_exit(void)
         if (fd < 0) return;
     }
     if (!json)
-        hk_dprintf(fd, "== %s statistics: pid %d (%s) ==\n", hk_engine_name, (int)getpid(),
-                   program_invocation_short_name);
+        hk_dprintf(fd, "== %s statistics: pid %d (%s) ==\n", front_library_name(),
+                   (int)getpid(), program_invocation_short_name);
     hk_engine_stats_print(fd, json);
     if (fd != 2) close(fd);
 }
