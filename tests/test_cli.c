@@ -172,6 +172,7 @@ Test(run, every_process_of_the_program_leaves_its_own_valid_dump)
                 "for k in (\"heapkit_dump\", \"pid\", \"program\", \"engine\", \"version\", "
                 "\"stats\", \"series\", \"map\"): assert k in d, k\n"
                 "assert d[\"engine\"] == \"heapkit-buddy\" and d[\"map\"][\"heapkit_map\"] == 1\n"
+                "assert d[\"library\"] == \"heapkit-buddy\"\n"
                 "used = sum(i[3] for i in d[\"map\"][\"items\"] if i[0] == 2 and i[8] == "
                 "\"block\" and i[1] == 0)\n"
                 "assert used == d[\"stats\"][\"buddy\"][\"heap_bytes_in_use\"], used\n"
@@ -199,7 +200,8 @@ Test(run, the_fast_engine_writes_valid_dumps_too)
     cr_expect_eq(n, 2);
     for (int i = 0; i < n; i++) {
         r = run("python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); "
-                "assert d[\"engine\"] == \"heapkit\" and \"items\" in d[\"map\"]' '%s/%s'",
+                "assert d[\"engine\"] == d[\"library\"] == \"heapkit\"; "
+                "assert \"items\" in d[\"map\"]' '%s/%s'",
                 dir, names[i]);
         cr_expect_eq(child_exit_code(r), 0, "%s: %s", names[i], r->err);
         free(r);
@@ -244,6 +246,43 @@ static int count(const char *text, const char *needle)
     for (const char *p = text; (p = strstr(p, needle)); p++)
         n++;
     return n;
+}
+
+/* --engine secure preloads libheapkit-secure.so: the fast engine hardened, whose statistics
+ * carry the fast engine's name; the heading and the dumps name the library. */
+Test(run, the_secure_engine_is_libheapkit_secure_and_says_so)
+{
+    child_result_t *r = run(HEAPKIT " lib secure");
+    cr_expect_eq(child_exit_code(r), 0, "%s", r->err);
+    cr_expect_not_null(strstr(r->out, "/libheapkit-secure.so"), "%s", r->out);
+    free(r);
+    r = run(HEAPKIT " run --engine secure --stats -- sh -c 'ls / >/dev/null; exit 3'");
+    cr_expect_eq(child_exit_code(r), 3, "%s", r->err);
+    cr_expect_not_null(strstr(r->err, "== heapkit-secure statistics: pid "), "%s", r->err);
+    free(r);
+    char dir[64];
+    make_temp_dir(dir, sizeof dir);
+    r = run(HEAPKIT " run --engine secure --dump-dir '%s' --report '%s/page.html' -- " HELPER, dir,
+            dir);
+    cr_assert_eq(child_exit_code(r), 0, "%s", r->err);
+    free(r);
+    char names[8][64];
+    int n = dumps_in(dir, names, 8);
+    cr_expect_eq(n, 2);
+    for (int i = 0; i < n; i++) {
+        r = run("python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); "
+                "assert d[\"engine\"] == \"heapkit\"; "
+                "assert d[\"library\"] == \"heapkit-secure\"' '%s/%s'",
+                dir, names[i]);
+        cr_expect_eq(child_exit_code(r), 0, "%s: %s", names[i], r->err);
+        free(r);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/page.html", dir);
+    char *html = read_file(path);
+    cr_expect_eq(count(html, "library heapkit-secure \u00b7 engine heapkit"), 2, "each section");
+    free(html);
+    remove_dir(dir);
 }
 
 Test(run, report_writes_one_self_contained_page_with_a_section_per_process)

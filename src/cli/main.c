@@ -3,7 +3,7 @@
  *   heapkit run [options] [--] PROGRAM [ARGS...]   run.c
  *   heapkit report DUMP... -o FILE.html            report.c
  *   heapkit stats [FILE...]                        stats.c
- *   heapkit lib [fast|buddy]                       library lookup, here
+ *   heapkit lib [fast|buddy|secure]                library lookup, here
  *   heapkit version | help
  *
  * See heapkit(1). */
@@ -24,7 +24,7 @@ static const char usage_text[] =
     "  report DUMP... -o FILE.html           one HTML page from the dumps of a run: heap map,\n"
     "                                        size classes, memory over time, allocation sites\n"
     "  stats [FILE...]                       print JSON statistics (or dumps') as tables\n"
-    "  lib [fast|buddy]                      print the path of a library (for LD_PRELOAD)\n"
+    "  lib [fast|buddy|secure]               print the path of a library (for LD_PRELOAD)\n"
     "  version                               print heapkit's version\n"
     "  help                                  print this summary\n"
     "Each command takes --help. See heapkit(1).\n";
@@ -70,13 +70,23 @@ static bool executable_dir(char *out, size_t cap)
     return snprintf(out, cap, "%s", path) < (int)cap;
 }
 
+/* The libraries heapkit run and heapkit lib know, by the name --engine gives them. secure is
+ * the fast engine built hardened (mk/secure.mk). */
+static const struct {
+    const char *engine, *library;
+} libraries[] = {
+    {"fast", "libheapkit.so"},
+    {"buddy", "libheapkit-buddy.so"},
+    {"secure", "libheapkit-secure.so"},
+};
+
 bool cli_find_library(const char *engine, char *out, size_t cap)
 {
-    const char *name = strcmp(engine, "fast") == 0    ? "libheapkit.so"
-                       : strcmp(engine, "buddy") == 0 ? "libheapkit-buddy.so"
-                                                      : NULL;
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof libraries / sizeof libraries[0]; i++)
+        if (strcmp(engine, libraries[i].engine) == 0) name = libraries[i].library;
     if (!name) {
-        cli_error("unknown engine '%s' (fast or buddy)", engine);
+        cli_error("unknown engine '%s' (fast, buddy or secure)", engine);
         return false;
     }
     char here[PATH_MAX], dir[PATH_MAX * 2], candidate[PATH_MAX * 3], resolved[PATH_MAX];
@@ -97,9 +107,10 @@ bool cli_find_library(const char *engine, char *out, size_t cap)
 int cli_lib(int argc, char **argv)
 {
     if (argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs("usage: heapkit lib [fast|buddy]\n"
-              "Prints the absolute path of libheapkit (fast, the default) or of\n"
-              "libheapkit-buddy (buddy), for LD_PRELOAD or a linker command line.\n",
+        fputs("usage: heapkit lib [fast|buddy|secure]\n"
+              "Prints the absolute path of libheapkit (fast, the default), of\n"
+              "libheapkit-buddy (buddy) or of libheapkit-secure (secure: the fast engine\n"
+              "hardened), for LD_PRELOAD or a linker command line.\n",
               stdout);
         return 0;
     }

@@ -162,7 +162,13 @@ static void write_section(FILE *page, const dump_t *dump, const char *path)
 
     sb_printf(&out, "<section id=\"pid-%ld\"><h2>pid %ld \u2014 ", dump->pid, dump->pid);
     sb_escape(&out, dump->program ? dump->program : path);
-    sb_printf(&out, "</h2>\n<p class=\"sub\">engine ");
+    sb_printf(&out, "</h2>\n<p class=\"sub\">");
+    if (dump->library && (!dump->engine || strcmp(dump->library, dump->engine) != 0)) {
+        sb_printf(&out, "library ");
+        sb_escape(&out, dump->library);
+        sb_printf(&out, " \u00b7 ");
+    }
+    sb_printf(&out, "engine ");
     sb_escape(&out, dump->engine ? dump->engine : "?");
     sb_printf(&out, " \u00b7 heapkit ");
     sb_escape(&out, dump->version ? dump->version : "?");
@@ -204,7 +210,7 @@ static void summary_row(strbuf_t *out, const dump_t *dump)
     sb_printf(out, "<tr><td><a href=\"#pid-%ld\">%ld</a></td><td>", dump->pid, dump->pid);
     sb_escape(out, dump->program ? dump->program : "?");
     sb_printf(out, "</td><td>");
-    sb_escape(out, dump->engine ? dump->engine : "?");
+    sb_escape(out, dump->library ? dump->library : dump->engine ? dump->engine : "?");
     sb_printf(out,
               "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
               used, free_bytes, other);
@@ -270,7 +276,7 @@ int report_render(const char *const *inputs, size_t count, const char *output)
     }
     fprintf(page,
             "<p class=\"sub\">%zu process%s \u00b7 heapkit %s</p>\n<div class=\"card\">"
-            "<table class=\"summary\"><tr><th>pid</th><th>program</th><th>engine</th>"
+            "<table class=\"summary\"><tr><th>pid</th><th>program</th><th>library</th>"
             "<th>in use at exit</th><th>free</th><th>purged or cached</th></tr>\n",
             reported, reported == 1 ? "" : "es", HEAPKIT_VERSION);
     if (summary.len) fwrite(summary.data, 1, summary.len, page);

@@ -71,6 +71,7 @@ void flame_render(const char *dir, long pid, strbuf_t *out);
 typedef struct {
     long pid;
     char *program, *engine, *version;
+    char *library;        /* the product ("heapkit-secure"), or NULL in older dumps */
     json_value_t *stats;  /* the engine's statistics, or NULL */
     json_value_t *series; /* [[ms, live, mapped], ...], or NULL */
     map_builder_t *map;   /* built from the map's items */

@@ -86,6 +86,8 @@ static bool read_members(json_reader_t *r, dump_t *dump, bool nested)
             dump->program = string_value(r, e);
         } else if (strcmp(key, "engine") == 0 && !dump->engine) {
             dump->engine = string_value(r, e);
+        } else if (strcmp(key, "library") == 0 && !nested && !dump->library) {
+            dump->library = string_value(r, e);
         } else if (strcmp(key, "version") == 0 && !dump->version) {
             dump->version = string_value(r, e);
         } else if (strcmp(key, "stats") == 0 && !nested) {
@@ -126,6 +128,7 @@ void dump_free(dump_t *dump)
 {
     free(dump->program);
     free(dump->engine);
+    free(dump->library);
     free(dump->version);
     json_free(dump->stats);
     json_free(dump->series);
