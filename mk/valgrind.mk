@@ -26,10 +26,17 @@ $(VG_HELPER)_vg: $(BUILD)/tests/helper_list_workload.o $(patsubst %.c,$(BUILD)/v
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lpthread
 
-# libheapkit with client requests, preloaded into a program under memcheck.
+# libheapkit and libheapkit-buddy with client requests, preloaded into a program under
+# memcheck.
 VG_HEAPKIT_OBJ := $(patsubst %.c,$(BUILD)/vg/%.o,$(HEAPKIT_SRC) $(LOWER_SRC))
 $(BUILD)/vg/src/front/override_cxx.o: LIB_CFLAGS += -fexceptions
 $(BUILD)/vg/libheapkit.so: $(VG_HEAPKIT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ -Wl,-z,now -lpthread
+
+VG_BUDDY_OBJ := $(patsubst %.c,$(BUILD)/vg/%.o,$(BUDDY_FRONT_SRC) $(BUDDY_SRC) $(LOWER_SRC) \
+	$(PROF_SRC))
+$(BUILD)/vg/libheapkit-buddy.so: $(VG_BUDDY_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $^ -Wl,-z,now -lpthread
 
@@ -38,7 +45,8 @@ $(BUILD)/tests/helper_vg_malloc: tests/helper_vg_malloc.c
 	$(CC) $(TEST_CFLAGS) -fno-builtin -O0 -o $@ $< -lpthread
 
 $(BUILD)/tests/test_valgrind: $(BUILD)/tests/test_valgrind.o | $(VG_HELPER) $(VG_HELPER)_vg \
-		$(VG_EXAMPLES) $(BUILD)/vg/libheapkit.so $(BUILD)/tests/helper_vg_malloc
+		$(VG_EXAMPLES) $(BUILD)/vg/libheapkit.so $(BUILD)/vg/libheapkit-buddy.so \
+		$(BUILD)/tests/helper_vg_malloc
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(TEST_LIBS)
 

@@ -35,9 +35,11 @@ static void slurp(const char *path, char *buf, size_t cap, bool *seen)
 }
 
 /* Runs dir_rel/name (relative to this binary's directory) with args under memcheck, with
- * preload_rel (relative to this binary's directory, or NULL) preloaded. */
+ * preload_rel (relative to this binary's directory, or NULL) preloaded, valgrind's own options
+ * (or "") and one more environment variable (NAME=value, or NULL). */
 static void vg_run_preloaded(vg_result_t *r, const char *dir_rel, const char *name,
-                             const char *args, const char *preload_rel)
+                             const char *args, const char *preload_rel, const char *options,
+                             const char *env_extra)
 {
     char self[4096], prog[4200];
     child_self_dir(self, sizeof self);
@@ -51,14 +53,16 @@ static void vg_run_preloaded(vg_result_t *r, const char *dir_rel, const char *na
     snprintf(log_path, sizeof log_path, "%s/valgrind.log", dir);
     snprintf(command, sizeof command,
              "exec valgrind --error-exitcode=99 --leak-check=full "
-             "--errors-for-leak-kinds=definite -q --log-file=%s '%s' %s </dev/null",
-             log_path, prog, args);
+             "--errors-for-leak-kinds=definite -q %s --log-file=%s '%s' %s </dev/null",
+             options, log_path, prog, args);
     char preload[4200];
-    const char *env[2] = {NULL, NULL};
+    const char *env[3] = {NULL, NULL, NULL};
+    size_t n = 0;
     if (preload_rel) {
         snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s", self, preload_rel);
-        env[0] = preload;
+        env[n++] = preload;
     }
+    if (env_extra) env[n++] = env_extra;
     child_run(&r->run, command, env, VG_TIMEOUT_S);
     slurp(log_path, r->log, sizeof r->log, &r->log_seen);
     unlink(log_path);
@@ -67,7 +71,7 @@ static void vg_run_preloaded(vg_result_t *r, const char *dir_rel, const char *na
 
 static void vg_run(vg_result_t *r, const char *dir_rel, const char *name, const char *args)
 {
-    vg_run_preloaded(r, dir_rel, name, args, NULL);
+    vg_run_preloaded(r, dir_rel, name, args, NULL, "", NULL);
 }
 
 static void assert_clean(const char *dir_rel, const char *name, const char *args)
@@ -188,7 +192,7 @@ static void fast_reported(const char *mode, const char *report)
 {
     vg_result_t *r = calloc(1, sizeof *r);
     cr_assert_not_null(r);
-    vg_run_preloaded(r, "", "helper_vg_malloc", mode, VG_LIBHEAPKIT);
+    vg_run_preloaded(r, "", "helper_vg_malloc", mode, VG_LIBHEAPKIT, "", NULL);
     cr_assert_eq(child_exit_code(&r->run), 99, "%s: memcheck reported nothing; log: %s", mode,
                  r->log);
     cr_assert_not_null(strstr(r->log, report), "%s: expected \"%s\" in: %s", mode, report, r->log);
@@ -199,7 +203,7 @@ Test(valgrind, preloaded_libheapkit_with_client_requests_is_clean)
 {
     vg_result_t *r = calloc(1, sizeof *r);
     cr_assert_not_null(r);
-    vg_run_preloaded(r, "", "helper_vg_malloc", "clean", VG_LIBHEAPKIT);
+    vg_run_preloaded(r, "", "helper_vg_malloc", "clean", VG_LIBHEAPKIT, "", NULL);
     cr_assert_eq(child_exit_code(&r->run), 0, "exit %d; valgrind: %s; stderr: %s",
                  child_exit_code(&r->run), r->log, r->run.err);
     cr_assert_str_empty(r->log, "valgrind reported:\n%s", r->log);
@@ -219,4 +223,71 @@ Test(valgrind, preloaded_libheapkit_reports_a_write_into_a_freed_huge_block)
 Test(valgrind, preloaded_libheapkit_reports_a_leaked_block)
 {
     fast_reported("leak", "100 bytes in 1 blocks are definitely lost");
+}
+
+/* libheapkit-buddy built with client requests (vg/libheapkit-buddy.so), preloaded likewise.
+ * memcheck replaces the malloc of any library that exports one with its own unless told not to
+ * (--soname-synonyms=somalloc= a name no library has): then the program's calls reach
+ * heapkit's malloc, and the reports' stacks name heapkit's functions, which the tests check. */
+#define VG_LIBHEAPKIT_BUDDY "../vg/libheapkit-buddy.so"
+#define VG_KEEP_OUR_MALLOC  "--soname-synonyms=somalloc=nouserintercepts"
+
+static void buddy_run(vg_result_t *r, const char *mode, const char *env_extra)
+{
+    vg_run_preloaded(r, "", "helper_vg_malloc", mode, VG_LIBHEAPKIT_BUDDY, VG_KEEP_OUR_MALLOC,
+                     env_extra);
+}
+
+static void buddy_reported(const char *mode, const char *report, const char *heapkit_frame)
+{
+    vg_result_t *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    buddy_run(r, mode, NULL);
+    cr_assert_eq(child_exit_code(&r->run), 99, "%s: memcheck reported nothing; log: %s", mode,
+                 r->log);
+    cr_assert_not_null(strstr(r->log, report), "%s: expected \"%s\" in: %s", mode, report, r->log);
+    cr_assert_not_null(strstr(r->log, heapkit_frame),
+                       "%s: no %s in the stacks (did memcheck replace heapkit's malloc?): %s", mode,
+                       heapkit_frame, r->log);
+    free(r);
+}
+
+static void buddy_clean(const char *env_extra)
+{
+    vg_result_t *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    buddy_run(r, "clean", env_extra);
+    cr_assert_eq(child_exit_code(&r->run), 0, "%s: exit %d; valgrind: %s; stderr: %s",
+                 env_extra ? env_extra : "default mode", child_exit_code(&r->run), r->log,
+                 r->run.err);
+    cr_assert_str_empty(r->log, "%s: valgrind reported:\n%s", env_extra ? env_extra : "default",
+                        r->log);
+    free(r);
+}
+
+/* Clean work gives no report, in the default mode, with mapped chunks instead of the sbrk
+ * heap, and in the hardened mode (whose junk and canaries the engine writes and reads in
+ * blocks memcheck holds to be freed or in use). */
+Test(valgrind, preloaded_libheapkit_buddy_with_client_requests_is_clean)
+{
+    buddy_clean(NULL);
+    buddy_clean("HEAPKIT_BUDDY_CHUNKS=1");
+    buddy_clean("HEAPKIT_HARDEN=1");
+}
+
+Test(valgrind, preloaded_libheapkit_buddy_reports_a_write_into_a_freed_small_block)
+{
+    buddy_reported("small-use-after-free", "20 bytes inside a block of size 48 free'd",
+                   "hk_engine_free");
+}
+
+Test(valgrind, preloaded_libheapkit_buddy_reports_a_write_into_a_freed_large_block)
+{
+    buddy_reported("huge-use-after-free", "5,000 bytes inside a block of size", "hk_engine_free");
+}
+
+/* A 100-byte request takes a 128-byte buddy block: 112 usable bytes, memcheck's block. */
+Test(valgrind, preloaded_libheapkit_buddy_reports_a_leaked_block)
+{
+    buddy_reported("leak", "112 bytes in 1 blocks are definitely lost", "hk_engine_malloc");
 }

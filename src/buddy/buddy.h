@@ -12,6 +12,7 @@
 
 #include "core/compiler.h"
 #include "core/lock.h"
+#include "core/vg.h"
 #include "core/walk.h"
 
 /* ---- Limits ------------------------------------------------------------------------------ */
@@ -352,8 +353,12 @@ void buddy_series_figures(uint64_t *live_bytes, uint64_t *mapped_bytes);
 /* Links are stored encoded and checked whenever a block leaves its list (buddy_harden.h). */
 #include "buddy/buddy_harden.h"
 
+/* Under memcheck (VALGRIND=1 builds, core/vg.h) a freed payload is no access; the header and
+ * `previous` written here may lie in one (a split half, a block just freed), so those 24 bytes
+ * are made addressable first, and every one of them is then written. */
 HK_INLINE void buddy_list_push(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
 {
+    HK_VG_UNDEFINED(block, sizeof *block);
     uint64_t key = buddy_key(BUDDY_KEY_LINK);
     buddy_block_t *head = arena->free_list[level];
     block->status = BLOCK_FREE;

@@ -31,6 +31,26 @@ static inline void *payload_of(buddy_block_t *block)
     return (char *)block + BUDDY_HEADER_BYTES;
 }
 
+/* memcheck (VALGRIND=1 builds, core/vg.h): a block handed out at p is a heap block of its
+ * usable bytes, from p to the end of its buddy block; a freed one is no access, but for the
+ * header and links the engine keeps in its first 24 bytes (buddy_list_push). Large blocks are
+ * told in buddy_large.c. In other builds these are nothing. */
+static inline void *vg_small_out(buddy_block_t *block, void *p)
+{
+    (void)block;
+    HK_VG_MALLOCLIKE(p, (size_t)((char *)block + buddy_order_bytes(block->level) - (char *)p), 0);
+    return p;
+}
+
+/* A plain block shrunk in place to order level: memcheck's block shrinks first, then the freed
+ * upper halves get their headers. */
+static inline void small_shrink(buddy_arena_t *arena, buddy_block_t *block, unsigned level)
+{
+    HK_VG_RESIZE(payload_of(block), buddy_order_bytes(block->level) - BUDDY_HEADER_BYTES,
+                 buddy_order_bytes(level) - BUDDY_HEADER_BYTES);
+    buddy_shrink_block(arena, block, level);
+}
+
 /* HEAPKIT_CHECK=1: after every small allocation and free, the page or chunk involved is walked
  * with the invariant checker (a few thousand blocks at most) and a violation ends the process.
  * Read once, at the first allocation after the environment is readable. */
@@ -118,7 +138,7 @@ static HK_NOINLINE void *hardened_alloc(size_t size, bool zeroed)
         buddy_block_t *block =
             small_alloc(buddy_level_for(size + 1 + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
-        void *p = payload_of(block);
+        void *p = vg_small_out(block, payload_of(block));
         if (zeroed) memset(p, 0, size);
         buddy_harden_small_out(block, p, size);
         return p;
@@ -133,7 +153,7 @@ inline void *hk_engine_malloc(size_t size)
     if (hk_likely(size <= BUDDY_MAX_SMALL_BYTES)) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (hk_unlikely(block == NULL)) return NULL;
-        return prof_count(payload_of(block), size);
+        return prof_count(vg_small_out(block, payload_of(block)), size);
     }
     return large_malloc(size, false);
 }
@@ -144,7 +164,7 @@ void *hk_engine_calloc(size_t size)
     if (size <= BUDDY_MAX_SMALL_BYTES) {
         buddy_block_t *block = small_alloc(buddy_level_for(size + BUDDY_HEADER_BYTES), BLOCK_USED);
         if (!block) return NULL;
-        return prof_count(memset(payload_of(block), 0, size), size);
+        return prof_count(memset(vg_small_out(block, payload_of(block)), 0, size), size);
     }
     return large_malloc(size, true);
 }
@@ -166,9 +186,11 @@ void *hk_engine_aligned(size_t alignment, size_t size)
         if (!block) return NULL;
         char *payload = (char *)block + alignment;
         buddy_block_t *tag = (buddy_block_t *)(payload - BUDDY_HEADER_BYTES);
+        HK_VG_UNDEFINED(tag, BUDDY_HEADER_BYTES); /* may lie in a freed, no-access payload */
         tag->status = TAG_ALIGNED;
         tag->level = block->level;
         buddy_link_set(&tag->next, block);
+        vg_small_out(block, payload);
         if (hardened) buddy_harden_small_out(block, payload, size);
         return prof_count(payload, size);
     }
@@ -339,6 +361,7 @@ static inline void free_found(void *p, buddy_found_t found, const char *who)
     if (hk_unlikely(is_sampled(found))) prof_forget(p, found);
     /* Only a hardened mode hands out blocks with canaries (the mode never changes once read). */
     if (hk_unlikely(hk_harden()) && is_hardened(found)) buddy_harden_check(p, found, who);
+    HK_VG_FREELIKE(p);
     if (hk_likely(found.kind != FOUND_LARGE))
         small_free(p, found, who);
     else
@@ -404,7 +427,7 @@ static HK_NOINLINE void *hardened_realloc(void *p, buddy_found_t found, size_t s
             /* A plain block that halves gives back its upper halves, as in the default mode. */
             unsigned level = buddy_level_for(size + 1 + BUDDY_HEADER_BYTES);
             if (found.kind == FOUND_SMALL && level < found.block->level)
-                buddy_shrink_block(found.arena, found.block, level);
+                small_shrink(found.arena, found.block, level);
             found.arena->realloc_in_place++;
             buddy_harden_small_out(found.block, p, size);
             buddy_arena_unlock(found.arena);
@@ -434,7 +457,7 @@ void *hk_engine_realloc(void *p, size_t size, const char *who)
         if (level > found.block->level) return realloc_move(p, found, usable, size, who);
         buddy_arena_lock(arena);
         if (hk_unlikely(found.block->status != BLOCK_USED)) report_freed(p, who);
-        if (level < found.block->level) buddy_shrink_block(arena, found.block, level);
+        if (level < found.block->level) small_shrink(arena, found.block, level);
         arena->realloc_in_place++;
         if (hk_unlikely(checked())) check_after(arena, found.block, who);
         buddy_arena_unlock(arena);

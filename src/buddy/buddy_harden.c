@@ -101,11 +101,13 @@ static void quarantine_release(buddy_arena_t *arena, buddy_block_t *block, const
                     block->level >= BUDDY_ORDERS))
         buddy_report_header(block, who);
     size_t junk = buddy_order_bytes(block->level) - BUDDY_HEADER_BYTES;
+    HK_VG_DEFINED(payload_of(block), junk); /* memcheck: the engine reads its own junk */
     const char *bad = hk_pattern_mismatch(payload_of(block), junk, HK_JUNK_PATTERN);
     if (hk_unlikely(bad != NULL))
         hk_misuse_detail(HK_MISUSE_WRITE_AFTER_FREE, payload_of(block), who,
                          "byte %zu of the freed block changed",
                          (size_t)(bad - (const char *)payload_of(block)));
+    HK_VG_NOACCESS(payload_of(block), junk);
     buddy_free_block(arena, block);
 }
 
@@ -113,8 +115,10 @@ void buddy_harden_quarantine(buddy_arena_t *arena, buddy_block_t *block, const c
 {
     /* Junk over everything after the header (an aligned block's inner tag too: a second free
      * of its payload then finds no tag and is reported as an invalid pointer). */
-    hk_pattern_fill(payload_of(block), buddy_order_bytes(block->level) - BUDDY_HEADER_BYTES,
-                    HK_JUNK_PATTERN);
+    size_t junk = buddy_order_bytes(block->level) - BUDDY_HEADER_BYTES;
+    HK_VG_UNDEFINED(payload_of(block), junk); /* memcheck: freed (no access) but to the engine */
+    hk_pattern_fill(payload_of(block), junk, HK_JUNK_PATTERN);
+    HK_VG_NOACCESS(payload_of(block), junk);
     block->status = BLOCK_QUARANTINED;
     if (arena->quarantined < BUDDY_QUARANTINE_SLOTS) {
         arena->quarantine[arena->quarantined++] = block;
@@ -166,7 +170,9 @@ static char *junk_end(void *start, size_t length)
 void buddy_harden_large_cached(void *start, size_t length, void *payload)
 {
     char *end = junk_end(start, length);
+    HK_VG_UNDEFINED(payload, (size_t)(end - (char *)payload)); /* memcheck: freed, see above */
     hk_pattern_fill(payload, (size_t)(end - (char *)payload), HK_JUNK_PATTERN);
+    HK_VG_NOACCESS(payload, (size_t)(end - (char *)payload));
     if (end < (char *)start + length)
         sys_protect(end, (size_t)((char *)start + length - end), SYS_PROT_NONE);
 }
@@ -176,6 +182,7 @@ void buddy_harden_large_reused(void *start, size_t length, void *payload)
     char *end = junk_end(start, length);
     if (end < (char *)start + length)
         sys_protect(end, (size_t)((char *)start + length - end), SYS_PROT_RW);
+    HK_VG_DEFINED(payload, (size_t)(end - (char *)payload)); /* memcheck: the engine's junk */
     const char *bad =
         hk_pattern_mismatch(payload, (size_t)(end - (char *)payload), HK_JUNK_PATTERN);
     if (hk_unlikely(bad != NULL))

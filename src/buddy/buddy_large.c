@@ -209,6 +209,8 @@ void *buddy_large_alloc(size_t size, size_t headroom, size_t alignment, bool zer
         sys_unmap(start, length);
         return NULL;
     }
+    /* memcheck (VALGRIND=1 builds): a heap block of its usable bytes; a fresh mapping reads 0. */
+    HK_VG_MALLOCLIKE(payload, length - (size_t)(payload - (char *)start), fresh);
     if (zeroed && !fresh) memset(payload, 0, asked);
     if (hardened) buddy_harden_large_out(tag, payload, asked);
     hk_stat_add(&stats.allocs, 1);
@@ -249,6 +251,8 @@ void buddy_large_shrink(buddy_block_t *tag, size_t size)
     if (length >= record->length) return;
     size_t cut = record->length - length;
     if (sys_unmap((char *)record + length, cut) != 0) return;
+    HK_VG_RESIZE((char *)tag + BUDDY_HEADER_BYTES, record->length - (used - size),
+                 length - (used - size));
     /* A walk reads the length under the lock (it never reads the tail). */
     hk_lock_register(&large_lock);
     hk_lock(&large_lock);
