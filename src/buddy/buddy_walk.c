@@ -194,6 +194,11 @@ bool buddy_walk(hk_block_visitor_t visitor, void *arg, int max_level)
 
 /* ---- Time-series figures ------------------------------------------------------------------- */
 
+void hk_engine_series_figures(uint64_t *live_bytes, uint64_t *held_bytes)
+{
+    buddy_series_figures(live_bytes, held_bytes);
+}
+
 void buddy_series_figures(uint64_t *live_bytes, uint64_t *mapped_bytes)
 {
     uint64_t live = 0, chunks = 0;

@@ -67,6 +67,10 @@ void hk_engine_stats_print(int fd, bool json);
  * hk_map_dump on it. */
 bool hk_engine_walk(hk_block_visitor_t visitor, void *arg, int max_level);
 
+/* The figures of the time series (core/series.h) now: bytes handed out and bytes held from the
+ * kernel, as the engine's own notes give them, so a dump's last point continues its curve. */
+void hk_engine_series_figures(uint64_t *live_bytes, uint64_t *held_bytes);
+
 /* The engine's name for reports ("heapkit", "heapkit-buddy"). */
 extern const char hk_engine_name[];
 

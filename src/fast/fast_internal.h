@@ -442,6 +442,7 @@ bool fast_huge_resize_guarded(segment_t *segment, void *p, size_t size, const ch
 size_t fast_huge_guarded_extent(const segment_t *segment, const void *p, const char *who);
 bool fast_huge_is_sampled(segment_t *segment, void *p);
 bool fast_huge_check(void);
+size_t fast_huge_free_committed_bytes(void); /* estimate, read without the lock */
 bool fast_huge_walk(hk_block_visitor_t visitor, void *arg, int max_level);
 void fast_huge_free(segment_t *segment, void *p, const char *who);
 bool fast_huge_trim(void);

@@ -143,23 +143,24 @@ static uint64_t *trailer_of(void *block, size_t extent)
     return (uint64_t *)((uint8_t *)block + extent - TRAILER_BYTES);
 }
 
-/* The canary lies in whole 8-byte words from the one holding byte `asked` up to the size word
- * (blocks start 16-aligned and extents are multiples of 16): the first word keeps the program's
- * bytes below `asked` (a mask), the others are the pattern itself. hk_pattern_fill would write
- * the same bytes. */
-HK_INLINE uint64_t first_word_mask(size_t asked)
+/* The canary lies in the bytes up to the next multiple of 8 after `asked`, then in whole
+ * 8-byte words up to the size word (blocks start 16-aligned and extents are multiples of 16):
+ * byte i holds the pattern's byte i % 8, as hk_pattern_fill writes it. The program's bytes
+ * below `asked` are never read. */
+HK_INLINE uint8_t canary_byte(const uint8_t *at, uint64_t pattern)
 {
-    return asked & 7 ? ~(((uint64_t)1 << ((asked & 7) * 8)) - 1) : ~(uint64_t)0;
+    return (uint8_t)(pattern >> (((uintptr_t)at & 7) * 8));
 }
 
 /* Writes the canary and the size word behind asked bytes (extent >= asked + HARDENED_EXTRA). */
 static void block_tail(void *block, size_t extent, size_t asked)
 {
-    uint64_t pattern = canary_of(block), mask = first_word_mask(asked);
-    uint64_t *word = (uint64_t *)((uint8_t *)block + (asked & ~(size_t)7));
+    uint64_t pattern = canary_of(block);
+    uint8_t *at = (uint8_t *)block + asked;
+    for (; (uintptr_t)at & 7; at++)
+        *at = canary_byte(at, pattern);
     uint64_t *end = trailer_of(block, extent);
-    *word = (*word & ~mask) | (pattern & mask);
-    while (++word < end)
+    for (uint64_t *word = (uint64_t *)at; word < end; word++)
         *word = pattern;
     *end = (uint64_t)asked ^ size_key(block);
 }
@@ -168,13 +169,14 @@ static void block_tail(void *block, size_t extent, size_t asked)
 static const uint8_t *canary_mismatch(void *block, size_t extent, size_t asked)
 {
     uint64_t pattern = canary_of(block);
-    const uint64_t *word = (const uint64_t *)((uint8_t *)block + (asked & ~(size_t)7));
+    const uint8_t *at = (const uint8_t *)block + asked;
+    for (; (uintptr_t)at & 7; at++)
+        if (*at != canary_byte(at, pattern)) return at;
     const uint64_t *end = trailer_of(block, extent);
-    uint64_t diff = (*word ^ pattern) & first_word_mask(asked);
-    while (!diff && ++word < end)
-        diff = *word ^ pattern;
-    if (!diff) return NULL;
-    return (const uint8_t *)word + __builtin_ctzll(diff) / 8;
+    for (const uint64_t *word = (const uint64_t *)at; word < end; word++)
+        if (*word != pattern)
+            return (const uint8_t *)word + __builtin_ctzll(*word ^ pattern) / 8;
+    return NULL;
 }
 
 /* The first byte of a freed block that is not junk, or NULL: 8-byte words, from a multiple of

@@ -311,16 +311,24 @@ static void heap_retire_idle_current_pages(heap_t *heap)
 
 /* A point of the live/mapped curve (core/series.h) whenever the live bytes moved by a step since
  * this heap's last point. */
+/* The curve's figures: live, the bytes of pages serving a class (the fast paths count no
+ * blocks) and of huge blocks; held, those plus the free huge memory still committed: what the
+ * engine holds of the kernel's memory (huge regions' untouched address space is not). */
+void hk_engine_series_figures(uint64_t *live_bytes, uint64_t *held_bytes)
+{
+    *live_bytes = __atomic_load_n(&fast_global_stats[STAT_page_bytes_in_use], __ATOMIC_RELAXED) +
+                  __atomic_load_n(&fast_global_stats[STAT_huge_bytes_in_use], __ATOMIC_RELAXED);
+    *held_bytes = *live_bytes + fast_huge_free_committed_bytes();
+}
+
 void fast_series_note(heap_t *heap)
 {
-    uint64_t live = __atomic_load_n(&fast_global_stats[STAT_page_bytes_in_use], __ATOMIC_RELAXED) +
-                    __atomic_load_n(&fast_global_stats[STAT_huge_bytes_in_use], __ATOMIC_RELAXED);
+    uint64_t live, held;
+    hk_engine_series_figures(&live, &held);
     uint64_t moved = live > heap->series_live ? live - heap->series_live : heap->series_live - live;
     if (moved < HK_SERIES_STEP_BYTES) return;
     heap->series_live = live;
-    sys_counters_t sys;
-    sys_counters(&sys);
-    hk_series_note(live, sys.mapped_bytes);
+    hk_series_note(live, held);
 }
 
 static void heap_tick(heap_t *heap)

@@ -131,6 +131,7 @@ static huge_span_t *span_above(const segment_t *region, huge_span_t *span)
 static huge_span_t *span_init(void *at, size_t size, huge_span_t *below, size_t committed)
 {
     huge_span_t *span = at;
+    HK_VG_UNDEFINED(span, sizeof *span); /* may lie in a freed block */
     memset(span, 0, sizeof *span);
     span->cookie = HUGE_SPAN_COOKIE ^ (uintptr_t)span;
     span->size = size;
@@ -168,7 +169,7 @@ static void free_list_add(huge_span_t *span, uint32_t now)
     span->next = free_spans;
     if (free_spans) free_spans->prev = span;
     __atomic_store_n(&free_spans, span, __ATOMIC_RELAXED); /* peeked at unlocked */
-    free_resident_bytes += resident_bytes(span);
+    HK_RELAXED_ADD(&free_resident_bytes, resident_bytes(span)); /* (read unlocked) */
     hk_stat_add(&fast_global_stats[STAT_huge_cache_bytes], span->size);
 }
 
@@ -180,8 +181,13 @@ static void free_list_remove(huge_span_t *span)
         __atomic_store_n(&free_spans, span->next, __ATOMIC_RELAXED);
     if (span->next) span->next->prev = span->prev;
     span->next = span->prev = NULL;
-    free_resident_bytes -= resident_bytes(span);
+    HK_RELAXED_ADD(&free_resident_bytes, -resident_bytes(span));
     hk_stat_sub(&fast_global_stats[STAT_huge_cache_bytes], span->size);
+}
+
+size_t fast_huge_free_committed_bytes(void)
+{
+    return __atomic_load_n(&free_resident_bytes, __ATOMIC_RELAXED);
 }
 
 static size_t resident_bytes(const huge_span_t *span)
@@ -222,6 +228,7 @@ static void span_decommit_from(huge_span_t *span, size_t from)
     uint8_t *base = (uint8_t *)span;
     uintptr_t lo = hk_align_up_small((uintptr_t)base + from, os_page());
     uintptr_t hi = ((uintptr_t)base + end) & ~(uintptr_t)(os_page() - 1);
+    HK_VG_UNDEFINED(base + from, end - from); /* freed blocks, for memcheck */
     if (hi > lo) {
         memset(base + from, 0, lo - ((uintptr_t)base + from));
         if (hk_unlikely(fast_options.harden) && (uintptr_t)base + end > hi)
@@ -242,7 +249,7 @@ static void free_span_decommit_from(huge_span_t *span, size_t from)
 {
     size_t before = resident_bytes(span);
     span_decommit_from(span, from);
-    free_resident_bytes -= before - resident_bytes(span);
+    HK_RELAXED_ADD(&free_resident_bytes, resident_bytes(span) - before);
 }
 
 /* Counts the span's resident pages with mincore (free span on the list). */
@@ -255,7 +262,7 @@ static void free_span_measure(huge_span_t *span)
     if (hi > lo && sys_resident((void *)lo, hi - lo, &pages) != 0) pages = pages_in(end);
     size_t before = resident_bytes(span);
     set_resident(span, pages + 1, true); /* and the header's page */
-    free_resident_bytes = free_resident_bytes - before + resident_bytes(span);
+    HK_RELAXED_ADD(&free_resident_bytes, resident_bytes(span) - before);
 }
 
 /* ---- Split and merge (huge_lock held) -------------------------------------------------------- */
@@ -900,18 +907,31 @@ bool fast_huge_walk(hk_block_visitor_t visitor, void *arg, int max_level)
              going && (uint8_t *)span < region_end(region);
              span = (huge_span_t *)((uint8_t *)span + span->size)) {
             bool in_use = !span_is_free(span);
+            /* A free span is shown as its committed prefix (free) and the rest (purged: reads
+             * as zero, takes no memory), so a fresh region's untouched room is not "free". */
+            size_t committed = in_use ? span->size : hk_align_up_small(min_size(span->committed, span->size), os_page());
+            if (committed > span->size) committed = span->size;
             hk_block_info_t page = {
                 .level = HK_LEVEL_PAGE,
                 .state = in_use                              ? HK_STATE_USED
                          : span->committed > HUGE_SPAN_BYTES ? HK_STATE_FREE
                                                              : HK_STATE_PURGED,
                 .address = (uintptr_t)span,
-                .size = span->size,
+                .size = span->committed > HUGE_SPAN_BYTES ? committed : span->size,
                 .block_size = span->usable,
                 .used_blocks = in_use,
                 .free_blocks = !in_use,
                 .label = in_use ? "huge span" : "free span"};
             going = visitor(&page, arg);
+            if (going && !in_use && span->committed > HUGE_SPAN_BYTES && committed < span->size) {
+                hk_block_info_t rest = {.level = HK_LEVEL_PAGE,
+                                        .state = HK_STATE_PURGED,
+                                        .address = (uintptr_t)span + committed,
+                                        .size = span->size - committed,
+                                        .free_blocks = 1,
+                                        .label = "free span (decommitted)"};
+                going = visitor(&rest, arg);
+            }
             if (going && in_use && max_level >= HK_LEVEL_BLOCK) {
                 hk_block_info_t block = {.level = HK_LEVEL_BLOCK,
                                          .state = HK_STATE_USED,

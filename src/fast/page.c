@@ -27,6 +27,8 @@ void fast_page_init(segment_t *segment, page_t *page, unsigned size_class)
     page->block_size = (uint32_t)block_size;
     page->area_offset = (uint32_t)start;
     if (segment->guarded && index + 1 == segment->page_count) end -= sys_page_size();
+    /* For memcheck: the blocks of the page's last class are gone (new ones start elsewhere). */
+    HK_VG_UNDEFINED((uint8_t *)segment + start, end - start);
     page->reserved = (uint16_t)((end - start) / block_size);
     page->hardened = fast_options.harden;
     page->capacity = 0;

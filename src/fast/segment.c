@@ -121,6 +121,7 @@ static void segment_decommit_pages(segment_t *segment, unsigned first, unsigned 
         /* Page 0 shares an OS page with the header: zero its part of it by hand, since the page
          * is about to be marked as reading zero. */
         start = hk_align_up_small(segment->header_size, os_page);
+        HK_VG_UNDEFINED((uint8_t *)segment + segment->header_size, start - segment->header_size);
         memset((uint8_t *)segment + segment->header_size, 0, start - segment->header_size);
     }
     size_t end = (size_t)(last + 1) << segment->page_shift;
@@ -192,6 +193,7 @@ static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
      * segment stay: it is still mapped.) */
     hk_lock(&segments_lock);
     segment_t *all_next = segment->all_next, *all_prev = segment->all_prev;
+    HK_VG_UNDEFINED(segment, body); /* (blocks of page 0 freed there, for memcheck) */
     memset(segment, 0, body);
     segment->all_next = all_next;
     segment->all_prev = all_prev;

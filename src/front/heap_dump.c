@@ -66,13 +66,12 @@ static void write_map_file(const char *template)
     if (err) hk_dprintf(2, "heapkit: cannot write the heap map to %s (errno %d)\n", path, err);
 }
 
-/* The last point of the curve, from the figures mallinfo2 gives: in use and held, large
- * mappings included. */
+/* The last point of the curve, from the engine's own figures. */
 static void series_mark_now(void)
 {
-    struct mallinfo2 info = {0};
-    hk_engine_mallinfo(&info);
-    hk_series_mark(info.uordblks + info.hblkhd, info.arena + info.hblkhd);
+    uint64_t live, held;
+    hk_engine_series_figures(&live, &held);
+    hk_series_mark(live, held);
 }
 
 static int write_dump(int fd)
