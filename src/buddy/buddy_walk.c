@@ -18,6 +18,7 @@
  * The small blocks are walked with every arena's lock held, in index order, and then the heap's
  * lock (the order fork takes them in), so the figures add up to what the statistics say; the
  * large mappings after that, under their own lock. Nothing here allocates. */
+#include "core/walk.h"
 #include "buddy/buddy.h"
 
 #include "os/sys.h"
@@ -38,18 +39,8 @@ static bool emit(walk_t *walk, hk_level_t level, hk_state_t state, uint32_t size
                  const char *label)
 {
     if ((int)level > walk->max_level) return true;
-    hk_block_info_t info = {
-        .level = (uint8_t)level,
-        .state = (uint8_t)state,
-        .size_class = size_class,
-        .address = address,
-        .size = size,
-        .block_size = block_size,
-        .used_blocks = used,
-        .free_blocks = free,
-        .label = label,
-    };
-    return walk->visitor(&info, walk->arg);
+    return hk_walk_visit(walk->visitor, walk->arg, level, state, size_class, address, size,
+                         block_size, used, free, label);
 }
 
 static bool block_in_use(const buddy_block_t *block)

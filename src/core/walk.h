@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "heapkit.h"
 
@@ -15,6 +16,26 @@
  * nest by level: a segment, then its pages and their blocks; an engine without pages (the list
  * heap, the page families) goes from a segment straight to its blocks. */
 typedef bool (*hk_walker_t)(hk_block_visitor_t visitor, void *arg, int max_level);
+
+/* Hands one item to a visitor: what every engine's walk does for each item. */
+static inline bool hk_walk_visit(hk_block_visitor_t visitor, void *arg, hk_level_t level,
+                                 hk_state_t state, uint32_t size_class, uintptr_t address,
+                                 size_t size, size_t block_size, size_t used, size_t free,
+                                 const char *label)
+{
+    hk_block_info_t info = {
+        .level = (uint8_t)level,
+        .state = (uint8_t)state,
+        .size_class = size_class,
+        .address = address,
+        .size = size,
+        .block_size = block_size,
+        .used_blocks = used,
+        .free_blocks = free,
+        .label = label,
+    };
+    return visitor(&info, arg);
+}
 
 /* Writes one JSON object describing the heap to fd:
  *   {"heapkit_map": 1, "engine": NAME, "pid": N, "page_size": N,

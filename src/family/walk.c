@@ -17,17 +17,8 @@ typedef struct {
 static bool visit(walk_t *walk, hk_level_t level, bool in_use, uintptr_t address, size_t size,
                   size_t used, size_t free, const char *label)
 {
-    hk_block_info_t info = {
-        .level = (uint8_t)level,
-        .state = (uint8_t)(in_use ? HK_STATE_USED : HK_STATE_FREE),
-        .address = address,
-        .size = size,
-        .block_size = level == HK_LEVEL_BLOCK ? size : 0,
-        .used_blocks = used,
-        .free_blocks = free,
-        .label = label,
-    };
-    return walk->visitor(&info, walk->arg);
+    return hk_walk_visit(walk->visitor, walk->arg, level, in_use ? HK_STATE_USED : HK_STATE_FREE,
+                         0, address, size, level == HK_LEVEL_BLOCK ? size : 0, used, free, label);
 }
 
 /* Family lock held. */

@@ -5,6 +5,7 @@
  * they are described from their counters only. */
 #include <string.h>
 
+#include "core/walk.h"
 #include "core/engine.h"
 #include "fast/fast_internal.h"
 
@@ -18,18 +19,8 @@ static bool visit(walk_t *walk, hk_level_t level, hk_state_t state, uintptr_t ad
                   size_t block_size, size_t used, size_t free, unsigned size_class,
                   const char *label)
 {
-    hk_block_info_t info = {
-        .level = (uint8_t)level,
-        .state = (uint8_t)state,
-        .size_class = size_class,
-        .address = address,
-        .size = size,
-        .block_size = block_size,
-        .used_blocks = used,
-        .free_blocks = free,
-        .label = label,
-    };
-    return walk->visitor(&info, walk->arg);
+    return hk_walk_visit(walk->visitor, walk->arg, level, state, size_class, address, size,
+                         block_size, used, free, label);
 }
 
 /* Marks the blocks on one free list in a bitmap of the page's blocks. */

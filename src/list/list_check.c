@@ -1,4 +1,5 @@
 /* The list heap's read-only side: lookup, heap walks, invariant checker and statistics. */
+#include "core/walk.h"
 #include "core/fmt.h"
 #include "list/list.h"
 
@@ -34,17 +35,8 @@ typedef struct {
 static bool visit_item(visit_t *v, hk_level_t level, bool in_use, const char *address,
                        size_t size, size_t block_size, size_t used, size_t free, const char *label)
 {
-    hk_block_info_t info = {
-        .level = (uint8_t)level,
-        .state = (uint8_t)(in_use ? HK_STATE_USED : HK_STATE_FREE),
-        .address = (uintptr_t)address,
-        .size = size,
-        .block_size = block_size,
-        .used_blocks = used,
-        .free_blocks = free,
-        .label = label,
-    };
-    return v->visitor(&info, v->arg);
+    return hk_walk_visit(v->visitor, v->arg, level, in_use ? HK_STATE_USED : HK_STATE_FREE, 0,
+                         (uintptr_t)address, size, block_size, used, free, label);
 }
 
 static bool visit_block(const list_heap_t *heap, visit_t *v, const char *block)
