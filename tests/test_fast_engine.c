@@ -341,6 +341,45 @@ Test(fast_engine, freeing_a_dead_threads_blocks_adopts_and_releases_its_segment)
     CHECK();
 }
 
+static void *lent_blocks[8];
+static pthread_barrier_t lent_freed;
+
+static void *allocate_lend_and_wait(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 8; i++)
+        lent_blocks[i] = hk_engine_malloc(200);
+    pthread_barrier_wait(&lent_freed); /* the blocks are out */
+    pthread_barrier_wait(&lent_freed); /* the other thread freed all but the last */
+    return NULL;
+}
+
+Test(fast_engine, adopting_a_segment_frees_the_blocks_batched_for_it)
+{
+    /* This thread frees seven blocks of a live thread (batched here, still counted as used on
+     * their page); the thread exits; the free of the eighth adopts its segment, and the seven
+     * must be freed with it, or the page could never empty in a thread that only frees. */
+    void *mine = hk_engine_malloc(16);
+    pthread_barrier_init(&lent_freed, NULL, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, allocate_lend_and_wait, NULL);
+    pthread_barrier_wait(&lent_freed);
+    for (int i = 0; i < 7; i++)
+        hk_engine_free(lent_blocks[i], "free");
+    cr_assert_eq(heap_stat(STAT_remote_frees), 7);
+    pthread_barrier_wait(&lent_freed);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&lent_freed);
+    page_t *page = page_of(segment_of(lent_blocks[7]), lent_blocks[7]);
+    cr_assert_eq(global_stat(STAT_segments_abandoned), 1);
+    hk_engine_free(lent_blocks[7], "free");
+    cr_assert_eq(global_stat(STAT_segments_adopted), 1, "the free adopted the segment");
+    cr_assert_eq(page->used, 0, "%u blocks still counted on the page", page->used);
+    CHECK();
+    hk_engine_free(mine, "free");
+    CHECK();
+}
+
 #define STRESS_THREADS 4
 #define STRESS_SLOTS   512
 static void *stress_slots[STRESS_SLOTS];
