@@ -125,6 +125,7 @@ static void heap_reset(heap_t *heap)
         heap->full[c].head = heap->full[c].tail = NULL;
     }
     heap->classes_used[0] = heap->classes_used[1] = 0;
+    heap->classes_allocated[0] = heap->classes_allocated[1] = 0;
     memset(heap->remote, 0, sizeof heap->remote);
     memset(heap->seg_avail, 0, sizeof heap->seg_avail);
     memset(heap->seg_full, 0, sizeof heap->seg_full);
@@ -264,8 +265,10 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page)
 }
 
 /* A local free brought a page's `used` to zero: the page is empty, or it is in the full queue
- * (FULL_PAGE_USED) and this was the first free into it. The current page of a class stays, so
- * a loop of malloc/free does not bounce pages in and out. */
+ * (FULL_PAGE_USED) and this was the first free into it. The current page of a class this heap
+ * allocates from stays, so a loop of malloc/free does not bounce pages in and out; a page that
+ * is current only because it was adopted (a thread that frees what dead threads left and never
+ * allocates that size) is retired like any other, or it would pin its segment. */
 void fast_page_emptied(heap_t *heap, page_t *page)
 {
     if (page->in_full) { /* not empty: the first local free into a full page */
@@ -274,7 +277,8 @@ void fast_page_emptied(heap_t *heap, page_t *page)
         avail_push_back(heap, page);
         return;
     }
-    if (heap->avail[page->size_class].head == page) return;
+    unsigned c = page->size_class;
+    if (heap->avail[c].head == page && (heap->classes_allocated[c / 64] >> (c % 64) & 1)) return;
     avail_remove(heap, page);
     unsigned kind = segment_of(page)->kind;
     page_retire(heap, page);
@@ -388,6 +392,7 @@ static page_t *heap_find_page(heap_t *heap, unsigned size_class)
     page_queue_t *q = &heap->avail[size_class];
     unsigned kind =
         class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
+    heap->classes_allocated[size_class / 64] |= (uint64_t)1 << (size_class % 64);
     page_t *page = heap_page_with_freed_blocks(heap, size_class);
     if (page) return page;
     if (__atomic_load_n(&heap->delayed, __ATOMIC_RELAXED)) {
