@@ -383,6 +383,64 @@ Test(fast_engine, adopting_a_segment_frees_the_blocks_batched_for_it)
     CHECK();
 }
 
+#define CHURN_OBJECTS 200
+#define CHURN_KEPT    16
+
+struct churn_task {
+    uint64_t seed;
+    void *kept[CHURN_KEPT];
+};
+
+static void *allocate_keep_some_and_exit(void *arg)
+{
+    struct churn_task *task = arg;
+    void *obj[CHURN_OBJECTS];
+    for (int i = 0; i < CHURN_OBJECTS; i++) {
+        task->seed = task->seed * 6364136223846793005ull + 1442695040888963407ull;
+        obj[i] = hk_engine_malloc(16 + (size_t)(task->seed >> 33) % 496);
+        memset(obj[i], i, 16);
+    }
+    for (int i = 0; i < CHURN_OBJECTS; i++) {
+        if (i < CHURN_KEPT)
+            task->kept[i] = obj[i];
+        else
+            hk_engine_free(obj[i], "free");
+    }
+    return NULL;
+}
+
+Test(fast_engine, waves_of_short_lived_threads_reuse_a_few_segments_and_purge_little)
+{
+    /* The thread_churn workload: waves of two threads each allocate 200 small objects, free
+     * most and leave 16 to this thread, which joins them and frees those (adopting their
+     * segments). The segments must circulate (worker, this thread, the cache, the next worker)
+     * with their pages still committed: few mapped, and few pages purged under the workers.
+     * (A long purge delay, so that a slow machine does not purge on time alone.) */
+    setenv("HEAPKIT_PURGE_DELAY_MS", "1000", 1);
+    void *mine = hk_engine_malloc(16); /* this thread has a heap, as a program's main has */
+    static struct churn_task task[2];
+    for (int wave = 0; wave < 200; wave++) {
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++) {
+            task[i].seed = (uint64_t)wave * 7919 + (uint64_t)i + 1;
+            pthread_create(&t[i], NULL, allocate_keep_some_and_exit, &task[i]);
+        }
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+            for (int k = 0; k < CHURN_KEPT; k++) hk_engine_free(task[i].kept[k], "free");
+        }
+    }
+    CHECK();
+    /* (Before adoption handed over this thread's batched frees and retired the empty pages it
+     * adopted: 8-12 segments, and 65-200 pages purged at once as too many free pages waited.) */
+    cr_assert_leq(global_stat(STAT_segments_mapped), 6, "%llu segments mapped for 400 threads",
+                  (unsigned long long)global_stat(STAT_segments_mapped));
+    cr_assert_leq(heap_stat(STAT_pages_purged), 32, "%llu pages purged for 400 threads",
+                  (unsigned long long)heap_stat(STAT_pages_purged));
+    hk_engine_free(mine, "free");
+    CHECK();
+}
+
 #define STRESS_THREADS 4
 #define STRESS_SLOTS   512
 static void *stress_slots[STRESS_SLOTS];
