@@ -53,24 +53,36 @@ uint32_t fast_now_ms(void)
 
 /* ---- Options ------------------------------------------------------------------------------- */
 
+/* The options are read into a copy, then published once under a lock: threads making their
+ * first heaps at the same time would otherwise write fast_options together (ThreadSanitizer
+ * reports it). Nothing that reading them may call (the profiler's start) runs under the lock,
+ * so a malloc it makes, which comes back here, cannot deadlock. */
 void fast_options_init(void)
 {
     static bool done;
+    static hk_lock_t options_lock = HK_LOCK_INIT;
     if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || !hk_env_ready()) return;
-    fast_options.check = hk_env_bool("HEAPKIT_CHECK", false);
-    fast_options.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
+    fast_options_t read = {0};
+    read.check = hk_env_bool("HEAPKIT_CHECK", false);
+    read.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
     long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
-    fast_options.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
-    fast_options.profile = hk_prof_on();
-    fast_options.harden = hk_harden();
-    fast_options.slow_only = fast_options.profile || fast_options.harden;
+    read.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
+    read.profile = hk_prof_on();
+    read.harden = hk_harden();
+    read.slow_only = read.profile || read.harden;
     long decay = hk_env_long("HEAPKIT_HUGE_DECAY_MS", 1000);
-    fast_options.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
-    __atomic_store_n(&done, true, __ATOMIC_RELEASE);
-    if (fast_options.verbose)
+    read.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
+    hk_lock(&options_lock);
+    bool first = !__atomic_load_n(&done, __ATOMIC_RELAXED);
+    if (first) {
+        fast_options = read;
+        __atomic_store_n(&done, true, __ATOMIC_RELEASE);
+    }
+    hk_unlock(&options_lock);
+    if (first && read.verbose)
         hk_warn("fast engine: check=%d profile=%d harden=%d purge_delay_ms=%u huge_decay_ms=%u",
-                (int)fast_options.check, (int)fast_options.profile, (int)fast_options.harden,
-                (unsigned)fast_options.purge_delay_ms, (unsigned)fast_options.huge_decay_ms);
+                (int)read.check, (int)read.profile, (int)read.harden,
+                (unsigned)read.purge_delay_ms, (unsigned)read.huge_decay_ms);
 }
 
 /* ---- Heap life cycle ----------------------------------------------------------------------- */
