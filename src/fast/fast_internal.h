@@ -204,6 +204,8 @@ struct heap {
                                           idle check (a bit per class) */
     uint64_t classes_used[2];          /* classes that had a page in a queue since the last
                                           reset: loops over classes skip the others */
+    uint64_t classes_allocated[2];     /* classes its malloc looked for a page of since the
+                                          last reset: only their current page stays when empty */
     uint32_t direct_ready;             /* the direct table has been filled once */
     uint64_t series_live;              /* live bytes at this heap's last series point */
     uint32_t next_idle_check_ms;       /* when current pages are next checked for idleness */

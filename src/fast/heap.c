@@ -53,24 +53,36 @@ uint32_t fast_now_ms(void)
 
 /* ---- Options ------------------------------------------------------------------------------- */
 
+/* The options are read into a copy, then published once under a lock: threads making their
+ * first heaps at the same time would otherwise write fast_options together (ThreadSanitizer
+ * reports it). Nothing that reading them may call (the profiler's start) runs under the lock,
+ * so a malloc it makes, which comes back here, cannot deadlock. */
 void fast_options_init(void)
 {
     static bool done;
+    static hk_lock_t options_lock = HK_LOCK_INIT;
     if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || !hk_env_ready()) return;
-    fast_options.check = hk_env_bool("HEAPKIT_CHECK", false);
-    fast_options.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
+    fast_options_t read = {0};
+    read.check = hk_env_bool("HEAPKIT_CHECK", false);
+    read.verbose = hk_env_bool("HEAPKIT_VERBOSE", false);
     long delay = hk_env_long("HEAPKIT_PURGE_DELAY_MS", 10);
-    fast_options.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
-    fast_options.profile = hk_prof_on();
-    fast_options.harden = hk_harden();
-    fast_options.slow_only = fast_options.profile || fast_options.harden;
+    read.purge_delay_ms = delay < 0 ? 0 : delay > 3600000 ? 3600000 : (uint32_t)delay;
+    read.profile = hk_prof_on();
+    read.harden = hk_harden();
+    read.slow_only = read.profile || read.harden;
     long decay = hk_env_long("HEAPKIT_HUGE_DECAY_MS", 1000);
-    fast_options.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
-    __atomic_store_n(&done, true, __ATOMIC_RELEASE);
-    if (fast_options.verbose)
+    read.huge_decay_ms = decay < 0 ? 0 : decay > 3600000 ? 3600000 : (uint32_t)decay;
+    hk_lock(&options_lock);
+    bool first = !__atomic_load_n(&done, __ATOMIC_RELAXED);
+    if (first) {
+        fast_options = read;
+        __atomic_store_n(&done, true, __ATOMIC_RELEASE);
+    }
+    hk_unlock(&options_lock);
+    if (first && read.verbose)
         hk_warn("fast engine: check=%d profile=%d harden=%d purge_delay_ms=%u huge_decay_ms=%u",
-                (int)fast_options.check, (int)fast_options.profile, (int)fast_options.harden,
-                (unsigned)fast_options.purge_delay_ms, (unsigned)fast_options.huge_decay_ms);
+                (int)read.check, (int)read.profile, (int)read.harden,
+                (unsigned)read.purge_delay_ms, (unsigned)read.huge_decay_ms);
 }
 
 /* ---- Heap life cycle ----------------------------------------------------------------------- */
@@ -125,6 +137,7 @@ static void heap_reset(heap_t *heap)
         heap->full[c].head = heap->full[c].tail = NULL;
     }
     heap->classes_used[0] = heap->classes_used[1] = 0;
+    heap->classes_allocated[0] = heap->classes_allocated[1] = 0;
     memset(heap->remote, 0, sizeof heap->remote);
     memset(heap->seg_avail, 0, sizeof heap->seg_avail);
     memset(heap->seg_full, 0, sizeof heap->seg_full);
@@ -264,8 +277,10 @@ void fast_heap_adopt_page(heap_t *heap, page_t *page)
 }
 
 /* A local free brought a page's `used` to zero: the page is empty, or it is in the full queue
- * (FULL_PAGE_USED) and this was the first free into it. The current page of a class stays, so
- * a loop of malloc/free does not bounce pages in and out. */
+ * (FULL_PAGE_USED) and this was the first free into it. The current page of a class this heap
+ * allocates from stays, so a loop of malloc/free does not bounce pages in and out; a page that
+ * is current only because it was adopted (a thread that frees what dead threads left and never
+ * allocates that size) is retired like any other, or it would pin its segment. */
 void fast_page_emptied(heap_t *heap, page_t *page)
 {
     if (page->in_full) { /* not empty: the first local free into a full page */
@@ -274,7 +289,8 @@ void fast_page_emptied(heap_t *heap, page_t *page)
         avail_push_back(heap, page);
         return;
     }
-    if (heap->avail[page->size_class].head == page) return;
+    unsigned c = page->size_class;
+    if (heap->avail[c].head == page && (heap->classes_allocated[c / 64] >> (c % 64) & 1)) return;
     avail_remove(heap, page);
     unsigned kind = segment_of(page)->kind;
     page_retire(heap, page);
@@ -396,6 +412,7 @@ static page_t *heap_find_page(heap_t *heap, unsigned size_class)
     page_queue_t *q = &heap->avail[size_class];
     unsigned kind =
         class_block_size(size_class) <= SMALL_BLOCK_MAX ? SEGMENT_SMALL : SEGMENT_MEDIUM;
+    heap->classes_allocated[size_class / 64] |= (uint64_t)1 << (size_class % 64);
     page_t *page = heap_page_with_freed_blocks(heap, size_class);
     if (page) return page;
     if (__atomic_load_n(&heap->delayed, __ATOMIC_RELAXED)) {

@@ -504,6 +504,11 @@ static void adopt_pages(heap_t *heap, segment_t *segment)
     uint64_t all = segment->page_count == 64 ? ~(uint64_t)0 : ((uint64_t)1 << segment->page_count) - 1;
     for (uint64_t in_use = all & ~segment->free_mask; in_use; in_use &= in_use - 1)
         fast_heap_adopt_page(heap, &segment->pages[__builtin_ctzll(in_use)]);
+    /* Blocks this heap freed into the segment while another thread owned it wait in its remote
+     * batches, counted as used: freed now (locally), or the pages they are in could not empty,
+     * which in a thread that only frees (one joining short-lived workers) pins the segment until
+     * the batch's slot happens to be needed. */
+    fast_heap_flush_remote(heap);
     fast_segment_release_extra(heap, segment->kind);
 }
 
