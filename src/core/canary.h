@@ -24,11 +24,9 @@
 /* The canary word of the block at block, under key (hk_secret_key of the engine's choosing). */
 static inline uint64_t hk_canary_pattern(const void *block, uint64_t key)
 {
-    uint64_t word = hk_mix64((uint64_t)(uintptr_t)block ^ key);
-    /* No zero byte: replace each by a fixed non-zero one. */
-    for (unsigned shift = 0; shift < 64; shift += 8)
-        if (((word >> shift) & 0xff) == 0) word |= (uint64_t)0xa5 << shift;
-    return word;
+    /* Every byte has its high bit set: never zero (a string's terminator) nor ASCII (text),
+     * so an overflow by text is always seen, whatever the random bits. */
+    return hk_mix64((uint64_t)(uintptr_t)block ^ key) | 0x8080808080808080u;
 }
 
 /* Writes the pattern over [start, start + len). */

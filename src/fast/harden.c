@@ -131,11 +131,12 @@ HK_INLINE uint64_t size_key(const void *block)
     return key(KEY_OF_SIZE) ^ (uint64_t)(uintptr_t)block;
 }
 
-/* The canary pattern of a block: from its address and the secret, no byte zero (a string
- * overflow's terminator changes it). */
+/* The canary pattern of a block: from its address and the secret, every byte with its high bit
+ * set (as hk_canary_pattern): never zero nor ASCII, so an overflow by text or a string's
+ * terminator always changes it. */
 HK_INLINE uint64_t canary_of(const void *block)
 {
-    return hk_mix64((uint64_t)(uintptr_t)block ^ key(KEY_OF_CANARY)) | 0x0101010101010101u;
+    return hk_mix64((uint64_t)(uintptr_t)block ^ key(KEY_OF_CANARY)) | 0x8080808080808080u;
 }
 
 static uint64_t *trailer_of(void *block, size_t extent)
