@@ -364,3 +364,34 @@ Test(fast_default_checks, trim_of_a_sound_heap_says_nothing)
     CHECK();
     cr_assert_eq(fast_options.harden, false);
 }
+
+/* ---- Blocks handed between threads --------------------------------------------------------------- */
+
+static heap_t *exited_heap;
+static void *exited_block;
+
+static void *allocate_one_and_exit(void *arg)
+{
+    (void)arg;
+    exited_block = hk_engine_malloc(128);
+    exited_heap = fast_tls.heap;
+    return NULL;
+}
+
+/* Blocks other threads freed into a thread's full pages wait on its heap's delayed list; when
+ * the heap is in the pool by then, malloc_trim frees them. They were checked (and junk-filled)
+ * when the program freed them: the engine must not check them again as if freed twice. */
+Test(fast_harden, a_pooled_heaps_delayed_blocks_are_freed_once, .init = hardened)
+{
+    hk_engine_free(hk_engine_malloc(16), "free"); /* this thread's heap, before the other's */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, allocate_one_and_exit, NULL), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(exited_heap->in_use, 0, "the thread's heap is in the pool");
+    memset(exited_block, 0xdf, 144); /* as a hardened free leaves it (a 144-byte block) */
+    ((block_t *)exited_block)->next = NULL;
+    __atomic_store_n(&exited_heap->delayed, (block_t *)exited_block, __ATOMIC_RELEASE);
+    hk_engine_trim(0);
+    cr_assert_null(__atomic_load_n(&exited_heap->delayed, __ATOMIC_ACQUIRE));
+    CHECK();
+}

@@ -629,7 +629,7 @@ void fast_heap_drain_delayed(heap_t *heap)
         /* (A pooled heap's list is drained by another thread, for which these are not local.) */
         bool running_here = heap == fast_tls.heap || heap->user;
         if (!running_here || __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE) != heap->tag) {
-            fast_free_generic(block, "free");
+            fast_free_plain(block, "free"); /* (freed by the program already) */
             continue;
         }
         heap->stats[STAT_delayed_frees]++;
@@ -867,7 +867,7 @@ void fast_heap_drain_pooled(void)
     hk_unlock(&heap_pool_lock);
     while (lists) {
         block_t *next = lists->next;
-        fast_free_generic(lists, "free");
+        fast_free_plain(lists, "free");
         lists = next;
     }
 }

@@ -193,10 +193,12 @@ static segment_t *segment_cache_take(unsigned kind, uint64_t *dirty)
      * segment stay: it is still mapped.) */
     hk_lock(&segments_lock);
     segment_t *all_next = segment->all_next, *all_prev = segment->all_prev;
+    uint32_t guarded = segment->guarded; /* its last page still faults */
     HK_VG_UNDEFINED(segment, body); /* (blocks of page 0 freed there, for memcheck) */
     memset(segment, 0, body);
     segment->all_next = all_next;
     segment->all_prev = all_prev;
+    segment->guarded = guarded;
     hk_unlock(&segments_lock);
     if (*dirty) memcpy(segment->retired_ms, retired_ms, sizeof retired_ms);
     return segment;
