@@ -395,3 +395,35 @@ Test(fast_harden, a_pooled_heaps_delayed_blocks_are_freed_once, .init = hardened
     cr_assert_null(__atomic_load_n(&exited_heap->delayed, __ATOMIC_ACQUIRE));
     CHECK();
 }
+
+static segment_t *exited_segment;
+
+static void *allocate_free_and_exit(void *arg)
+{
+    (void)arg;
+    void *p = hk_engine_malloc(64);
+    exited_segment = segment_of(p);
+    hk_engine_free(p, "free");
+    return NULL; /* the quarantine lets the block go at exit: the segment empties, is cached */
+}
+
+/* A segment a thread left empty is cached; the next one to take it must keep its guard page
+ * (and not hand out blocks in it). */
+Test(fast_harden, a_cached_segment_keeps_its_guard_page, .init = hardened)
+{
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, allocate_free_and_exit, NULL), 0);
+    pthread_join(t, NULL);
+    void *v[2000];
+    bool reused = false;
+    for (int i = 0; i < 2000; i++) {
+        v[i] = hk_engine_malloc(64 * 1024 / 8); /* fills the segment's pages, the last too */
+        segment_t *segment = segment_of(v[i]);
+        reused |= segment == exited_segment;
+        cr_assert(segment->guarded, "block %d in a segment without its guard page", i);
+    }
+    cr_assert(reused, "the cached segment was not reused");
+    for (int i = 0; i < 2000; i++)
+        hk_engine_free(v[i], "free");
+    CHECK();
+}
