@@ -10,11 +10,11 @@ static hk_lock_t series_lock = HK_LOCK_INIT; /* guards series */
 static struct {
     hk_series_point_t points[HK_SERIES_POINTS]; /* oldest first */
     size_t count;                               /* points held */
-    uint64_t stride;                            /* keep one note in stride (1, 2, 4, ...) */
+    unsigned stride_shift;                      /* keep one note in 1 << stride_shift */
     uint64_t skipped;                           /* notes dropped since the last kept one */
     uint64_t start_ns;                          /* the clock at the first point */
     int started;                                /* start_ns is set */
-} series = {.stride = 1};
+} series; /* all zero: in .bss, so a program that never fills it keeps no page of it */
 
 static uint64_t now_ns(void)
 {
@@ -36,7 +36,7 @@ static void series_append(uint64_t live_bytes, uint64_t mapped_bytes)
         for (size_t i = 0; i < HK_SERIES_POINTS / 2; i++)
             series.points[i] = series.points[2 * i];
         series.count = HK_SERIES_POINTS / 2;
-        series.stride *= 2;
+        series.stride_shift++;
     }
     series.points[series.count++] = (hk_series_point_t){
         .ms = (now - series.start_ns) / 1000000u,
@@ -63,7 +63,7 @@ void hk_series_note(uint64_t live_bytes, uint64_t mapped_bytes)
     /* Engines note while holding their own locks: never wait here, and never register here
      * (see hk_series_register_lock). */
     if (!hk_trylock(&series_lock)) return;
-    if (++series.skipped >= series.stride || !series.started) {
+    if (++series.skipped >= (uint64_t)1 << series.stride_shift || !series.started) {
         series.skipped = 0;
         series_append(live_bytes, mapped_bytes);
     }
@@ -104,7 +104,7 @@ void hk_series_reset(void)
 {
     series_lock_enter();
     series.count = 0;
-    series.stride = 1;
+    series.stride_shift = 0;
     series.skipped = 0;
     series.started = 0;
     hk_unlock(&series_lock);

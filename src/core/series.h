@@ -17,7 +17,7 @@
 
 #include "core/jsonout.h"
 
-#define HK_SERIES_POINTS     4096
+#define HK_SERIES_POINTS     1024 /* 24 KiB: enough for a curve, small in every process */
 #define HK_SERIES_STEP_BYTES ((uint64_t)64 * 1024)
 
 typedef struct {
