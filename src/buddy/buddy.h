@@ -400,4 +400,15 @@ HK_INLINE void buddy_list_remove(buddy_arena_t *arena, buddy_block_t *block, uns
     arena->free_blocks[level]--;
 }
 
+/* ---- Invariant checkers (buddy_heap.c, buddy_chunks.c) ------------------------------------- */
+
+/* In a checker returning bool with a `const char **why`: fails with the message unless cond. */
+#define BUDDY_CHECK(cond, message)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (why) *why = message;                                                               \
+            return false;                                                                          \
+        }                                                                                          \
+    } while (0)
+
 #endif

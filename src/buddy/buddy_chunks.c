@@ -92,48 +92,41 @@ bool buddy_chunk_block_freed(buddy_arena_t *arena, buddy_block_t *block)
     return true;
 }
 
-#define CHECK(cond, message)                                                                       \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            if (why) *why = message;                                                               \
-            return false;                                                                          \
-        }                                                                                          \
-    } while (0)
-
 /* Walks the chunk block by block (each block's level says how far the next one is). */
 bool buddy_chunk_check(buddy_arena_t *arena, buddy_chunk_t *chunk, uint64_t *free_seen,
                        uint64_t *used_seen, const char **why)
 {
-    CHECK(chunk->status == BLOCK_PINNED && chunk->level == CHUNK_HEADER_LEVEL,
-          "chunk header corrupt");
-    CHECK(chunk->arena == arena, "chunk owned by another arena");
-    CHECK(chunk->frontier % BUDDY_MAX_BLOCK_BYTES == 0 && chunk->frontier <= BUDDY_CHUNK_BYTES,
-          "chunk frontier out of range");
+    BUDDY_CHECK(chunk->status == BLOCK_PINNED && chunk->level == CHUNK_HEADER_LEVEL,
+                "chunk header corrupt");
+    BUDDY_CHECK(chunk->arena == arena, "chunk owned by another arena");
+    BUDDY_CHECK(chunk->frontier % BUDDY_MAX_BLOCK_BYTES == 0 &&
+                    chunk->frontier <= BUDDY_CHUNK_BYTES,
+                "chunk frontier out of range");
     uint32_t live = 0;
     size_t offset = buddy_order_bytes(CHUNK_HEADER_LEVEL);
     while (offset < chunk->frontier) {
         buddy_block_t *block = block_at(chunk, offset);
-        CHECK(block->level < BUDDY_ORDERS, "block level out of range");
+        BUDDY_CHECK(block->level < BUDDY_ORDERS, "block level out of range");
         size_t size = buddy_order_bytes(block->level);
-        CHECK(offset % size == 0, "block not aligned to its order");
-        CHECK(offset + size <= chunk->frontier, "block crosses the frontier");
+        BUDDY_CHECK(offset % size == 0, "block not aligned to its order");
+        BUDDY_CHECK(offset + size <= chunk->frontier, "block crosses the frontier");
         if (block->status == BLOCK_FREE) {
             free_seen[block->level]++;
             if (block->level < BUDDY_ORDERS - 1) {
                 buddy_block_t *buddy = block_at(chunk, offset ^ size);
-                CHECK(!(buddy->status == BLOCK_FREE && buddy->level == block->level),
-                      "two free buddies left unmerged");
+                BUDDY_CHECK(!(buddy->status == BLOCK_FREE && buddy->level == block->level),
+                            "two free buddies left unmerged");
             }
         } else {
-            CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED ||
-                      block->status == BLOCK_QUARANTINED,
-                  "block status corrupt");
-            CHECK(buddy_cookie_sound(block), "block cookie corrupt");
+            BUDDY_CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED ||
+                            block->status == BLOCK_QUARANTINED,
+                        "block status corrupt");
+            BUDDY_CHECK(buddy_cookie_sound(block), "block cookie corrupt");
             used_seen[block->level]++;
             live++;
         }
         offset += size;
     }
-    CHECK(live == chunk->live_blocks, "chunk live count differs from its blocks");
+    BUDDY_CHECK(live == chunk->live_blocks, "chunk live count differs from its blocks");
     return true;
 }

@@ -190,14 +190,6 @@ bool buddy_release_idle(buddy_arena_t *arena)
 
 /* ---- Invariant checker --------------------------------------------------------------------- */
 
-#define CHECK(cond, message)                                                                       \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            if (why) *why = message;                                                               \
-            return false;                                                                          \
-        }                                                                                          \
-    } while (0)
-
 /* Walks one heap page block by block, counting free and used blocks per order. */
 static bool check_page(const char *page, uint64_t *free_seen, uint64_t *used_seen, bool *empty,
                        const char **why)
@@ -205,22 +197,22 @@ static bool check_page(const char *page, uint64_t *free_seen, uint64_t *used_see
     unsigned free_top = 0;
     for (size_t offset = 0; offset < BUDDY_PAGE_BYTES;) {
         const buddy_block_t *block = (const buddy_block_t *)(page + offset);
-        CHECK(block->level < BUDDY_ORDERS, "block level out of range");
+        BUDDY_CHECK(block->level < BUDDY_ORDERS, "block level out of range");
         size_t size = buddy_order_bytes(block->level);
-        CHECK(offset % size == 0, "block not aligned to its order");
+        BUDDY_CHECK(offset % size == 0, "block not aligned to its order");
         if (block->status == BLOCK_FREE) {
             free_seen[block->level]++;
             free_top += block->level == TOP_LEVEL;
             if (block->level < TOP_LEVEL) {
                 const buddy_block_t *buddy = buddy_of(block, block->level);
-                CHECK(!(buddy->status == BLOCK_FREE && buddy->level == block->level),
-                      "two free buddies left unmerged");
+                BUDDY_CHECK(!(buddy->status == BLOCK_FREE && buddy->level == block->level),
+                            "two free buddies left unmerged");
             }
         } else {
-            CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED ||
-                      block->status == BLOCK_QUARANTINED,
-                  "block status corrupt");
-            CHECK(buddy_cookie_sound(block), "block cookie corrupt");
+            BUDDY_CHECK(block->status == BLOCK_USED || block->status == BLOCK_USED_ALIGNED ||
+                            block->status == BLOCK_QUARANTINED,
+                        "block status corrupt");
+            BUDDY_CHECK(buddy_cookie_sound(block), "block cookie corrupt");
             used_seen[block->level]++;
         }
         offset += size;
@@ -235,7 +227,8 @@ bool buddy_check_around(buddy_arena_t *arena, const void *p, const char **why)
     if (!buddy_in_sbrk_heap(p))
         return buddy_chunk_check(arena, buddy_chunk_of(p), free_seen, used_seen, why);
     bool empty;
-    CHECK(buddy_pagemap_get(p) == buddy_heap_page_entry(arena), "page owned by another arena");
+    BUDDY_CHECK(buddy_pagemap_get(p) == buddy_heap_page_entry(arena),
+                "page owned by another arena");
     return check_page(buddy_page_of(p), free_seen, used_seen, &empty, why);
 }
 
@@ -254,19 +247,20 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
     uint64_t chunks = 0, empty = 0, pages = 0, empty_pages = 0;
     bool current_found = arena->current == NULL;
     for (buddy_chunk_t *chunk = arena->chunks; chunk; chunk = chunk->next) {
-        CHECK(((uintptr_t)chunk & (BUDDY_CHUNK_BYTES - 1)) == 0, "chunk misaligned");
-        CHECK(chunk->previous || arena->chunks == chunk, "chunk list broken");
-        CHECK(!chunk->next || chunk->next->previous == chunk, "chunk list broken");
-        CHECK(buddy_pagemap_get(chunk) == PAGE_SMALL_CHUNK, "chunk missing from the page map");
-        CHECK(!buddy_in_sbrk_heap(chunk), "chunk inside the sbrk heap");
+        BUDDY_CHECK(((uintptr_t)chunk & (BUDDY_CHUNK_BYTES - 1)) == 0, "chunk misaligned");
+        BUDDY_CHECK(chunk->previous || arena->chunks == chunk, "chunk list broken");
+        BUDDY_CHECK(!chunk->next || chunk->next->previous == chunk, "chunk list broken");
+        BUDDY_CHECK(buddy_pagemap_get(chunk) == PAGE_SMALL_CHUNK,
+                    "chunk missing from the page map");
+        BUDDY_CHECK(!buddy_in_sbrk_heap(chunk), "chunk inside the sbrk heap");
         if (!buddy_chunk_check(arena, chunk, free_seen, used_seen, why)) return false;
         if (chunk == arena->current) current_found = true;
         empty += chunk->live_blocks == 0;
         chunks++;
     }
-    CHECK(current_found, "current chunk not in the chunk list");
-    CHECK(chunks == arena->chunk_count, "chunk count differs");
-    CHECK(empty == arena->empty_chunks, "empty chunk count differs");
+    BUDDY_CHECK(current_found, "current chunk not in the chunk list");
+    BUDDY_CHECK(chunks == arena->chunk_count, "chunk count differs");
+    BUDDY_CHECK(empty == arena->empty_chunks, "empty chunk count differs");
     /* The heap's pages of this arena: the page map says whose each page is. */
     uintptr_t lo = __atomic_load_n(&buddy_sbrk_lo, __ATOMIC_ACQUIRE);
     uintptr_t hi = __atomic_load_n(&buddy_sbrk_hi, __ATOMIC_ACQUIRE);
@@ -277,23 +271,23 @@ bool buddy_check(buddy_arena_t *arena, const char **why)
         pages++;
         empty_pages += page_empty;
     }
-    CHECK(pages == arena->heap_pages, "heap page count differs");
-    CHECK(empty_pages == arena->empty_pages, "empty page count differs");
+    BUDDY_CHECK(pages == arena->heap_pages, "heap page count differs");
+    BUDDY_CHECK(empty_pages == arena->empty_pages, "empty page count differs");
     for (unsigned level = 0; level < BUDDY_ORDERS; level++) {
         uint64_t listed = 0;
         buddy_block_t *previous = NULL;
         for (buddy_block_t *b = arena->free_list[level]; b; b = buddy_link_get(&b->next)) {
-            CHECK(owned_by(arena, b), "free block of a foreign page or chunk");
-            CHECK(b->status == BLOCK_FREE, "non-free block in a free list");
-            CHECK(b->level == level, "block in the wrong order's list");
-            CHECK(buddy_link_get(&b->previous) == previous, "free list back link broken");
+            BUDDY_CHECK(owned_by(arena, b), "free block of a foreign page or chunk");
+            BUDDY_CHECK(b->status == BLOCK_FREE, "non-free block in a free list");
+            BUDDY_CHECK(b->level == level, "block in the wrong order's list");
+            BUDDY_CHECK(buddy_link_get(&b->previous) == previous, "free list back link broken");
             previous = b;
-            CHECK(++listed <= free_seen[level], "free list longer than the free blocks");
+            BUDDY_CHECK(++listed <= free_seen[level], "free list longer than the free blocks");
         }
         /* Every free block walked is in its list once: the counts match and no list repeats. */
-        CHECK(listed == free_seen[level], "a free block is missing from its list");
-        CHECK(listed == arena->free_blocks[level], "free block count differs");
-        CHECK(used_seen[level] == arena->used_blocks[level], "used block count differs");
+        BUDDY_CHECK(listed == free_seen[level], "a free block is missing from its list");
+        BUDDY_CHECK(listed == arena->free_blocks[level], "free block count differs");
+        BUDDY_CHECK(used_seen[level] == arena->used_blocks[level], "used block count differs");
     }
     return buddy_harden_check_quarantine(arena, why);
 }
