@@ -120,6 +120,45 @@ Test(fast_harden, one_byte_overflow_is_caught_on_realloc, .init = hardened, .sig
     hk_engine_realloc(p, 50, "realloc");
 }
 
+/* In-place resizes rewrite only what changed: the bytes a shrink gives back become canary again
+ * (no false report, and a write there is an overflow), and a growth keeps the canary after the
+ * new end. */
+Test(fast_harden, in_place_resizes_keep_the_canary_exact, .init = hardened)
+{
+    uint8_t *p = hk_engine_malloc(2000);
+    memset(p, 0, 2000); /* zeros where the canary will be after the shrink */
+    uint8_t *q = hk_engine_realloc(p, 1500, "realloc");
+    cr_assert_eq(q, p, "a shrink to three quarters stays in place");
+    cr_assert_eq(hk_engine_usable_size(q, "malloc_usable_size"), 1500);
+    q = hk_engine_realloc(q, 1990, "realloc");
+    cr_assert_eq(q, p, "and grows back in place");
+    memset(q, 1, 1990);
+    q = hk_engine_realloc(q, 1501, "realloc");
+    cr_assert_eq(q, p);
+    hk_engine_free(q, "free"); /* no report: the canary is whole */
+}
+
+Test(fast_harden, a_write_into_the_bytes_a_shrink_gave_back_is_caught, .init = hardened,
+     .signal = SIGABRT)
+{
+    uint8_t *p = hk_engine_malloc(2000);
+    uint8_t *q = hk_engine_realloc(p, 1500, "realloc");
+    if (q != p) return; /* (moved: nothing to test, and no abort fails the test) */
+    q[1500] = 'x';
+    sink = q;
+    hk_engine_free(q, "free");
+}
+
+Test(fast_harden, a_write_past_a_grown_block_is_caught, .init = hardened, .signal = SIGABRT)
+{
+    uint8_t *p = hk_engine_malloc(1500);
+    uint8_t *q = hk_engine_realloc(p, 1520, "realloc"); /* (a 1536-byte block) */
+    if (q != p) return;
+    q[1520] = 'x';
+    sink = q;
+    hk_engine_free(q, "free");
+}
+
 Test(fast_harden, an_overwritten_size_word_is_caught, .init = hardened, .signal = SIGABRT)
 {
     uint8_t *p = hk_engine_malloc(16);

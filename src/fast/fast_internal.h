@@ -415,6 +415,8 @@ bool fast_hardened_size_matches(const void *p, size_t size, const char *who);
 void fast_quarantine_flush(heap_t *heap, const char *who);
 block_t *fast_page_shuffle(uint8_t *first, size_t block_size, uint32_t count);
 void fast_free_plain(void *p, const char *who); /* heap.c: the free slow path itself */
+/* heap.c: the rest of a free once its page is known (the hardened quarantine's real free) */
+void fast_free_in_page(heap_t *heap, segment_t *segment, page_t *page, void *p, const char *who);
 /* heap.c: checks every free list of the heap's pages (malloc_trim): a block freed twice, or a
  * pointer freed that was not a block's start, is reported there if no check caught it first. */
 void fast_heap_validate(heap_t *heap, const char *who);

@@ -153,20 +153,44 @@ HK_INLINE uint8_t canary_byte(const uint8_t *at, uint64_t pattern)
     return (uint8_t)(pattern >> (((uintptr_t)at & 7) * 8));
 }
 
+/* Writes the canary over bytes [from, to) of a block, to a multiple of 8: bytes up to the next
+ * word boundary one at a time, then whole words, four at a store burst (the canary of a medium
+ * block can be kilobytes long). */
+HK_INLINE void canary_fill(void *block, size_t from, size_t to, uint64_t pattern)
+{
+    uint8_t *at = (uint8_t *)block + from;
+    uint64_t *end = (uint64_t *)((uint8_t *)block + to);
+    for (; (uintptr_t)at & 7 && at < (uint8_t *)end; at++)
+        *at = canary_byte(at, pattern);
+    uint64_t *word = (uint64_t *)at;
+    for (; end - word >= 4; word += 4) {
+        word[0] = pattern;
+        word[1] = pattern;
+        word[2] = pattern;
+        word[3] = pattern;
+    }
+    for (; word < end; word++)
+        *word = pattern;
+}
+
 /* Writes the canary and the size word behind asked bytes (extent >= asked + HARDENED_EXTRA). */
 static void block_tail(void *block, size_t extent, size_t asked)
 {
-    uint64_t pattern = canary_of(block);
-    uint8_t *at = (uint8_t *)block + asked;
-    for (; (uintptr_t)at & 7; at++)
-        *at = canary_byte(at, pattern);
-    uint64_t *end = trailer_of(block, extent);
-    for (uint64_t *word = (uint64_t *)at; word < end; word++)
-        *word = pattern;
-    *end = (uint64_t)asked ^ size_key(block);
+    uint64_t *trailer = trailer_of(block, extent);
+    canary_fill(block, asked, (size_t)((uint8_t *)trailer - (uint8_t *)block), canary_of(block));
+    *trailer = (uint64_t)asked ^ size_key(block);
 }
 
-/* The first canary byte changed, or NULL. */
+/* The same for a block resized in place within the same extent from old to asked bytes: the
+ * canary beyond both is already there (a canary byte depends on its address only), so only the
+ * bytes the program gave back and the size word are written. */
+static void block_retail(void *block, size_t extent, size_t old, size_t asked)
+{
+    if (asked < old) canary_fill(block, asked, old, canary_of(block));
+    *trailer_of(block, extent) = (uint64_t)asked ^ size_key(block);
+}
+
+/* The first canary byte changed, or NULL. Whole words are compared four at a time. */
 static const uint8_t *canary_mismatch(void *block, size_t extent, size_t asked)
 {
     uint64_t pattern = canary_of(block);
@@ -174,7 +198,12 @@ static const uint8_t *canary_mismatch(void *block, size_t extent, size_t asked)
     for (; (uintptr_t)at & 7; at++)
         if (*at != canary_byte(at, pattern)) return at;
     const uint64_t *end = trailer_of(block, extent);
-    for (const uint64_t *word = (const uint64_t *)at; word < end; word++)
+    const uint64_t *word = (const uint64_t *)at;
+    for (; end - word >= 4; word += 4)
+        if (((word[0] ^ pattern) | (word[1] ^ pattern) | (word[2] ^ pattern) |
+             (word[3] ^ pattern)) != 0)
+            break;
+    for (; word < end; word++)
         if (*word != pattern)
             return (const uint8_t *)word + __builtin_ctzll(*word ^ pattern) / 8;
     return NULL;
@@ -197,11 +226,27 @@ static const uint8_t *junk_mismatch(const void *block, size_t extent)
  * free-list link there would otherwise read as a pointer. */
 static void block_out(void *block, size_t extent, size_t asked, bool zero)
 {
-    if (zero)
+    if (zero) {
         memset(block, 0, asked);
-    else
-        memset(block, HK_JUNK_BYTE, asked < 16 ? asked : 16);
+    } else { /* two words: every block has 16 bytes, and block_tail writes from asked on */
+        ((uint64_t *)block)[0] = HK_JUNK_PATTERN;
+        ((uint64_t *)block)[1] = HK_JUNK_PATTERN;
+    }
     block_tail(block, extent, asked);
+}
+
+/* Fills a freed block with junk: small ones two words at a time, inline. */
+static void junk_fill(void *block, size_t extent)
+{
+    if (extent > 128) {
+        memset(block, HK_JUNK_BYTE, extent);
+        return;
+    }
+    uint64_t *word = block, *end = (uint64_t *)((uint8_t *)block + extent);
+    for (; word < end; word += 2) {
+        word[0] = HK_JUNK_PATTERN;
+        word[1] = HK_JUNK_PATTERN;
+    }
 }
 
 /* Where a pointer the program handed back lies: a block start of ours, or a misuse report. */
@@ -329,14 +374,17 @@ static void *hardened_malloc(heap_t *heap, size_t size, size_t alignment, bool z
 
 /* ---- Free and the quarantine ---------------------------------------------------------------- */
 
-/* A block leaves the quarantine: its junk must be intact; then it is freed for real. */
+/* A block leaves the quarantine: its junk must be intact; then it is freed for real. It was
+ * found and checked when the program freed it, and it is a small or medium block (huge ones
+ * never wait here), so its segment and page are a mask and a shift away. */
 static void release(void *block, size_t extent, const char *who)
 {
     const uint8_t *bad = junk_mismatch(block, extent);
     if (hk_unlikely(bad != NULL))
         hk_misuse_detail(HK_MISUSE_WRITE_AFTER_FREE, block, who,
                          "byte %zu of the freed block changed", (size_t)(bad - (uint8_t *)block));
-    fast_free_plain(block, who);
+    segment_t *segment = segment_of(block);
+    fast_free_in_page(fast_tls.heap, segment, page_of(segment, block), block, who);
 }
 
 static void quarantine(heap_t *heap, void *block, size_t extent, const char *who)
@@ -385,7 +433,7 @@ static void free_checked(void *p, const found_t *f, const char *who)
         fast_huge_free(f->segment, p, who);
         return;
     }
-    memset(p, HK_JUNK_BYTE, f->extent);
+    junk_fill(p, f->extent);
     heap_t *owner = (heap_t *)(__atomic_load_n(&f->segment->owner, __ATOMIC_ACQUIRE) &
                                ~OWNER_CHECK_TAG);
     heap_t *heap = fast_tls.heap;
@@ -431,7 +479,10 @@ void *fast_hardened_realloc(heap_t *heap, void *p, size_t size, const char *who)
         ((size <= extent - HARDENED_EXTRA && (size >= extent / 2 || extent <= 64)) ||
          (!f.page && size + HARDENED_EXTRA > MEDIUM_BLOCK_MAX &&
           fast_huge_resize_guarded(f.segment, p, size + HARDENED_EXTRA, who, &extent)))) {
-        block_tail(p, extent, size);
+        if (extent == f.extent)
+            block_retail(p, extent, old, size);
+        else
+            block_tail(p, extent, size);
         if (hk_unlikely(fast_options.profile)) fast_prof_resized(p, size);
         return p;
     }

@@ -663,15 +663,23 @@ void fast_free_plain(void *p, const char *who)
     }
     page_t *page = page_of(segment, p);
     if (hk_unlikely(page->size_class == 0)) invalid_pointer(p, who);
-    block_vg_freed(p);
-    uint8_t *area = page_area(segment, page);
     if (fast_options.check) {
+        uint8_t *area = page_area(segment, page);
         size_t offset = (size_t)((uint8_t *)p - area);
         if ((uint8_t *)p < area || offset % page->block_size != 0 ||
             offset / page->block_size >= page->capacity)
             invalid_pointer(p, who);
     }
     if (heap != &fast_empty_heap) heap->stats[STAT_free_slow]++;
+    fast_free_in_page(heap, segment, page, p, who);
+}
+
+/* The rest of a free once the block is known to start a block of page, in segment (the
+ * hardened mode's quarantine calls it directly: it found and checked the block when the program
+ * freed it). */
+void fast_free_in_page(heap_t *heap, segment_t *segment, page_t *page, void *p, const char *who)
+{
+    block_vg_freed(p);
     uintptr_t owner = __atomic_load_n(&segment->owner, __ATOMIC_ACQUIRE);
     if (owner == 0 && heap != &fast_empty_heap && fast_segment_adopt_this(heap, segment)) {
         owner = heap->tag;
