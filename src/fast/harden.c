@@ -131,12 +131,10 @@ HK_INLINE uint64_t size_key(const void *block)
     return key(KEY_OF_SIZE) ^ (uint64_t)(uintptr_t)block;
 }
 
-/* The canary pattern of a block: from its address and the secret, every byte with its high bit
- * set (as hk_canary_pattern): never zero nor ASCII, so an overflow by text or a string's
- * terminator always changes it. */
+/* The canary pattern of a block: from its address and the secret (core/canary.h). */
 HK_INLINE uint64_t canary_of(const void *block)
 {
-    return hk_mix64((uint64_t)(uintptr_t)block ^ key(KEY_OF_CANARY)) | 0x8080808080808080u;
+    return hk_canary_pattern(block, key(KEY_OF_CANARY));
 }
 
 static uint64_t *trailer_of(void *block, size_t extent)
@@ -144,40 +142,15 @@ static uint64_t *trailer_of(void *block, size_t extent)
     return (uint64_t *)((uint8_t *)block + extent - TRAILER_BYTES);
 }
 
-/* The canary lies in the bytes up to the next multiple of 8 after `asked`, then in whole
- * 8-byte words up to the size word (blocks start 16-aligned and extents are multiples of 16):
- * byte i holds the pattern's byte i % 8, as hk_pattern_fill writes it. The program's bytes
- * below `asked` are never read. */
-HK_INLINE uint8_t canary_byte(const uint8_t *at, uint64_t pattern)
-{
-    return (uint8_t)(pattern >> (((uintptr_t)at & 7) * 8));
-}
-
-/* Writes the canary over bytes [from, to) of a block, to a multiple of 8: bytes up to the next
- * word boundary one at a time, then whole words, four at a store burst (the canary of a medium
- * block can be kilobytes long). */
-HK_INLINE void canary_fill(void *block, size_t from, size_t to, uint64_t pattern)
-{
-    uint8_t *at = (uint8_t *)block + from;
-    uint64_t *end = (uint64_t *)((uint8_t *)block + to);
-    for (; (uintptr_t)at & 7 && at < (uint8_t *)end; at++)
-        *at = canary_byte(at, pattern);
-    uint64_t *word = (uint64_t *)at;
-    for (; end - word >= 4; word += 4) {
-        word[0] = pattern;
-        word[1] = pattern;
-        word[2] = pattern;
-        word[3] = pattern;
-    }
-    for (; word < end; word++)
-        *word = pattern;
-}
+/* The canary lies in the bytes from `asked` up to the size word, byte i holding the pattern's
+ * byte i % 8 (hk_pattern_fill); the program's bytes below `asked` are never read. */
 
 /* Writes the canary and the size word behind asked bytes (extent >= asked + HARDENED_EXTRA). */
 static void block_tail(void *block, size_t extent, size_t asked)
 {
     uint64_t *trailer = trailer_of(block, extent);
-    canary_fill(block, asked, (size_t)((uint8_t *)trailer - (uint8_t *)block), canary_of(block));
+    hk_pattern_fill((uint8_t *)block + asked, (size_t)((uint8_t *)trailer - (uint8_t *)block) - asked,
+                    canary_of(block));
     *trailer = (uint64_t)asked ^ size_key(block);
 }
 
@@ -186,27 +159,16 @@ static void block_tail(void *block, size_t extent, size_t asked)
  * bytes the program gave back and the size word are written. */
 static void block_retail(void *block, size_t extent, size_t old, size_t asked)
 {
-    if (asked < old) canary_fill(block, asked, old, canary_of(block));
+    if (asked < old) hk_pattern_fill((uint8_t *)block + asked, old - asked, canary_of(block));
     *trailer_of(block, extent) = (uint64_t)asked ^ size_key(block);
 }
 
-/* The first canary byte changed, or NULL. Whole words are compared four at a time. */
+/* The first canary byte changed, or NULL. */
 static const uint8_t *canary_mismatch(void *block, size_t extent, size_t asked)
 {
-    uint64_t pattern = canary_of(block);
-    const uint8_t *at = (const uint8_t *)block + asked;
-    for (; (uintptr_t)at & 7; at++)
-        if (*at != canary_byte(at, pattern)) return at;
-    const uint64_t *end = trailer_of(block, extent);
-    const uint64_t *word = (const uint64_t *)at;
-    for (; end - word >= 4; word += 4)
-        if (((word[0] ^ pattern) | (word[1] ^ pattern) | (word[2] ^ pattern) |
-             (word[3] ^ pattern)) != 0)
-            break;
-    for (; word < end; word++)
-        if (*word != pattern)
-            return (const uint8_t *)word + __builtin_ctzll(*word ^ pattern) / 8;
-    return NULL;
+    const uint8_t *start = (const uint8_t *)block + asked;
+    return hk_pattern_mismatch(start, (size_t)((const uint8_t *)trailer_of(block, extent) - start),
+                               canary_of(block));
 }
 
 /* The first byte of a freed block that is not junk, or NULL: 8-byte words, from a multiple of
